@@ -1,0 +1,1 @@
+"""Payplane: a self-hostable payment platform."""

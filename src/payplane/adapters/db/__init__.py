@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: the pool, the unit of work and one repository module per table group."""

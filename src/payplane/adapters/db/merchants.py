@@ -1,0 +1,45 @@
+"""Merchants and their API keys. Keys are stored as SHA-256 hashes; the secret is shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import psycopg
+from psycopg.rows import dict_row
+
+from payplane.domain.ids import new_id
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def insert_merchant_with_key(conn: psycopg.Connection, name: str) -> tuple[str, str]:
+    merchant_id = new_id("acct", 16)
+    secret = "sk_test_" + secrets.token_urlsafe(24)
+    with conn.transaction():
+        conn.execute("INSERT INTO merchants (id, name) VALUES (%s, %s)", (merchant_id, name))
+        conn.execute(
+            "INSERT INTO api_keys (id, merchant_id, kind, secret_hash, last4) "
+            "VALUES (%s, %s, 'secret', %s, %s)",
+            (new_id("key", 16), merchant_id, hash_secret(secret), secret[-4:]),
+        )
+    return merchant_id, secret
+
+
+class ApiKeys:
+    """Looks up the merchant behind a secret key."""
+
+    def __init__(self, conn: psycopg.AsyncConnection) -> None:
+        self._conn = conn
+
+    async def find(self, secret: str) -> tuple[str, str] | None:
+        """(key id, merchant id) of an active key, or None."""
+        cur = self._conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "SELECT id, merchant_id FROM api_keys WHERE secret_hash = %s AND revoked_at IS NULL",
+            (hash_secret(secret),),
+        )
+        row = await cur.fetchone()
+        return (row["id"], row["merchant_id"]) if row else None

@@ -1,0 +1,73 @@
+"""One database transaction with every repository bound to it (the UnitOfWork port)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from payplane.adapters.db.attempts import PgAttempts
+from payplane.adapters.db.audit import PgAuditTrail
+from payplane.adapters.db.events import PgOutbox
+from payplane.adapters.db.idempotency import PgIdempotencyKeys
+from payplane.adapters.db.intents import PgPaymentIntents
+from payplane.adapters.db.ledger import PgLedger
+from payplane.services.ports import (
+    Attempts,
+    AuditTrail,
+    IdempotencyKeys,
+    Ledger,
+    Outbox,
+    PaymentIntents,
+)
+
+
+class PgUnitOfWork:
+    intents: PaymentIntents
+    attempts: Attempts
+    ledger: Ledger
+    outbox: Outbox
+    audit: AuditTrail
+    idempotency: IdempotencyKeys
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+        self._conn: psycopg.AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        conn = await self._pool.getconn()
+        self._conn = conn
+        self.intents = PgPaymentIntents(conn)
+        self.attempts = PgAttempts(conn)
+        self.ledger = PgLedger(conn)
+        self.outbox = PgOutbox(conn)
+        self.audit = PgAuditTrail(conn)
+        self.idempotency = PgIdempotencyKeys(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            await self._conn.rollback()  # no-op after commit(); undoes anything uncommitted
+        finally:
+            await self._pool.putconn(self._conn)
+            self._conn = None
+
+    async def commit(self) -> None:
+        assert self._conn is not None
+        await self._conn.commit()
+
+
+class PgUnitOfWorkFactory:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    def __call__(self) -> PgUnitOfWork:
+        return PgUnitOfWork(self._pool)

@@ -1,0 +1,1 @@
+"""PSP connectors: one module per PSP behind the PspConnector port, plus shared resilience."""

@@ -1,0 +1,119 @@
+"""Connector for the Payplane PSP simulator (see psp_simulator's docstring for its HTTP API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from payplane.adapters.psp.resilience import NotSent, Resilience
+from payplane.services.ports import PspOutcome, PspResult
+
+_SUCCESS_STATUSES = {"authorized", "captured", "voided"}
+
+
+def _result(status_code: int, body: dict[str, Any]) -> PspResult:
+    """Read a PSP answer, whether it came from the call itself or from an operation lookup."""
+    if status_code == 200:
+        if body.get("status") in _SUCCESS_STATUSES:
+            return PspResult(PspOutcome.SUCCEEDED, psp_reference=body["id"])
+        decline = body.get("decline") or {}
+        return PspResult(
+            PspOutcome.DECLINED,
+            psp_reference=body.get("id"),
+            error_code=decline.get("code"),
+            decline_code=decline.get("decline_code"),
+            message=decline.get("message"),
+        )
+    error = body.get("error") or {}
+    if status_code in (400, 404, 409) and error.get("code") != "idempotency_key_reused":
+        # The PSP looked at the request and refused it: a definite "no", not an outage.
+        return PspResult(
+            PspOutcome.DECLINED, error_code=error.get("code"), message=error.get("message")
+        )
+    return PspResult(PspOutcome.UNKNOWN, message=f"PSP answered {status_code}")
+
+
+class SimulatorConnector:
+    name = "simulator"
+
+    def __init__(self, client: httpx.AsyncClient, resilience: Resilience) -> None:
+        self._client = client
+        self._resilience = resilience
+
+    @classmethod
+    def create(
+        cls,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        resilience: Resilience,
+    ) -> SimulatorConnector:
+        client = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        return cls(client, resilience)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _post(self, path: str, idempotency_key: str, body: dict[str, Any]) -> PspResult:
+        try:
+            response = await self._resilience.call(
+                lambda: self._client.post(
+                    path, json=body, headers={"Idempotency-Key": idempotency_key}
+                )
+            )
+        except NotSent as exc:
+            return PspResult(PspOutcome.NOT_APPLIED, message=str(exc))
+        except httpx.HTTPError as exc:
+            # Sent, then lost: a timeout or a reset. Only a lookup can tell what happened.
+            return PspResult(PspOutcome.UNKNOWN, message=type(exc).__name__)
+        return _result(response.status_code, response.json())
+
+    async def authorize(
+        self,
+        *,
+        idempotency_key: str,
+        amount: int,
+        currency: str,
+        payment_method: str,
+        merchant_reference: str,
+        capture: bool,
+    ) -> PspResult:
+        return await self._post(
+            "/v1/authorizations",
+            idempotency_key,
+            {
+                "amount": amount,
+                "currency": currency,
+                "payment_method": payment_method,
+                "merchant_reference": merchant_reference,
+                "capture": capture,
+            },
+        )
+
+    async def capture(self, *, idempotency_key: str, psp_reference: str, amount: int) -> PspResult:
+        return await self._post(
+            f"/v1/authorizations/{psp_reference}/capture", idempotency_key, {"amount": amount}
+        )
+
+    async def void(self, *, idempotency_key: str, psp_reference: str) -> PspResult:
+        return await self._post(f"/v1/authorizations/{psp_reference}/void", idempotency_key, {})
+
+    async def lookup(self, idempotency_key: str) -> PspResult:
+        try:
+            response = await self._client.get(f"/v1/operations/{idempotency_key}")
+        except httpx.HTTPError as exc:
+            return PspResult(PspOutcome.UNKNOWN, message=type(exc).__name__)
+        if response.status_code == 404:
+            return PspResult(PspOutcome.NOT_APPLIED, message="the PSP never received it")
+        if response.status_code != 200:
+            return PspResult(PspOutcome.UNKNOWN, message=f"lookup answered {response.status_code}")
+        operation = response.json()
+        return _result(operation["status_code"], operation["response"])

@@ -1,0 +1,67 @@
+"""The API process: FastAPI app factory with the /v1 routers, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from payplane.api import errors, events, payment_intents
+from payplane.api.auth import Authenticator
+from payplane.api.errors import stripe_json
+from payplane.config import Settings, get_settings
+from payplane.domain.ids import new_id
+from payplane.wiring import build
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = await build(settings)
+        app.state.container = container
+        app.state.payment_intents = container.payment_intents
+        app.state.events = container.events
+        app.state.authenticate = Authenticator(container.pool)
+        try:
+            yield
+        finally:
+            await container.aclose()
+
+    app = FastAPI(title="Payplane API", version="0.1.0", lifespan=lifespan)
+    errors.install(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request.state.request_id = new_id("req", 14)
+        response = await call_next(request)
+        response.headers["Request-Id"] = request.state.request_id
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Any:
+        return stripe_json(200, {"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Any:
+        try:
+            async with request.app.state.container.pool.connection(timeout=2) as conn:
+                await conn.execute("SELECT 1")
+        except Exception as exc:
+            return stripe_json(503, {"status": "unavailable", "database": type(exc).__name__})
+        return stripe_json(200, {"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(payment_intents.router)
+    app.include_router(events.router)
+    return app

@@ -1,0 +1,1 @@
+"""The `payplane` command line."""

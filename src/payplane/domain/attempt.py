@@ -1,0 +1,43 @@
+"""A PSP call: committed before it is made, so a crash at any point can be resumed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class AttemptKind(StrEnum):
+    AUTHORIZE = "authorize"
+    CAPTURE = "capture"
+    VOID = "void"
+
+
+class AttemptStatus(StrEnum):
+    PENDING = "pending"  # committed, the PSP call may or may not have been sent
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # a decline, or the PSP refused before doing anything
+    UNKNOWN = "unknown"  # sent, no answer: only the PSP can say what happened
+
+    @property
+    def is_open(self) -> bool:
+        return self in (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+
+
+@dataclass(slots=True)
+class Attempt:
+    id: str
+    payment_intent_id: str
+    merchant_id: str
+    kind: AttemptKind
+    status: AttemptStatus
+    connector: str
+    psp_idempotency_key: str
+    amount: int
+    currency: str
+    payment_method: str | None = None
+    capture: bool = False  # authorize and capture in one PSP call (capture_method automatic)
+    reason: str | None = None  # why the call was made, e.g. a void's cancellation_reason
+    psp_reference: str | None = None
+    charge_id: str | None = None
+    error: dict[str, Any] | None = None

@@ -1,0 +1,284 @@
+"""The PaymentIntent aggregate and its state machine.
+
+TRANSITIONS is the only place a status change is decided: every path (API call, PSP response,
+PSP webhook, resolver, expiry job) asks `next_status`, so a late or duplicated fact can never
+move an intent backwards - there is simply no edge for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from payplane.domain.errors import InvalidAmount, InvalidRequest, UnexpectedState
+from payplane.domain.money import Money
+
+
+class Status(StrEnum):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    REQUIRES_CAPTURE = "requires_capture"
+    CANCELED = "canceled"
+    SUCCEEDED = "succeeded"
+
+
+class Trigger(StrEnum):
+    ATTACH_PAYMENT_METHOD = "attach_payment_method"
+    CONFIRM = "confirm"
+    REQUIRE_ACTION = "require_action"
+    AUTHORIZE = "authorize"
+    AUTHORIZE_AND_CAPTURE = "authorize_and_capture"
+    DECLINE = "decline"
+    PSP_UNAVAILABLE = "psp_unavailable"
+    CAPTURE = "capture"
+    CANCEL = "cancel"
+    EXPIRE = "expire"
+
+
+class CaptureMethod(StrEnum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+S, T = Status, Trigger
+TRANSITIONS: dict[Status, dict[Trigger, Status]] = {
+    S.REQUIRES_PAYMENT_METHOD: {
+        T.ATTACH_PAYMENT_METHOD: S.REQUIRES_CONFIRMATION,
+        T.CONFIRM: S.PROCESSING,
+        T.CANCEL: S.CANCELED,
+    },
+    S.REQUIRES_CONFIRMATION: {
+        T.ATTACH_PAYMENT_METHOD: S.REQUIRES_CONFIRMATION,
+        T.CONFIRM: S.PROCESSING,
+        T.CANCEL: S.CANCELED,
+    },
+    S.REQUIRES_ACTION: {
+        T.AUTHORIZE: S.REQUIRES_CAPTURE,
+        T.AUTHORIZE_AND_CAPTURE: S.SUCCEEDED,
+        T.DECLINE: S.REQUIRES_PAYMENT_METHOD,
+        T.CANCEL: S.CANCELED,
+    },
+    S.PROCESSING: {
+        T.REQUIRE_ACTION: S.REQUIRES_ACTION,
+        T.AUTHORIZE: S.REQUIRES_CAPTURE,
+        T.AUTHORIZE_AND_CAPTURE: S.SUCCEEDED,
+        T.DECLINE: S.REQUIRES_PAYMENT_METHOD,
+        # The PSP refused the call before doing anything: nothing was charged, confirm again.
+        T.PSP_UNAVAILABLE: S.REQUIRES_CONFIRMATION,
+    },
+    S.REQUIRES_CAPTURE: {
+        T.CAPTURE: S.SUCCEEDED,
+        T.CANCEL: S.CANCELED,
+        T.EXPIRE: S.CANCELED,
+    },
+    S.SUCCEEDED: {},
+    S.CANCELED: {},
+}
+del S, T
+
+# Stripe's wording for "you cannot <verb> ... may be <participle>".
+_VERBS: dict[Trigger, tuple[str, str]] = {
+    Trigger.CONFIRM: ("confirm", "confirmed"),
+    Trigger.CAPTURE: ("capture", "captured"),
+    Trigger.CANCEL: ("cancel", "canceled"),
+    Trigger.ATTACH_PAYMENT_METHOD: ("update", "updated"),
+}
+
+UPDATABLE = frozenset({Status.REQUIRES_PAYMENT_METHOD, Status.REQUIRES_CONFIRMATION})
+
+
+def allowed_from(trigger: Trigger) -> list[Status]:
+    return [status for status, edges in TRANSITIONS.items() if trigger in edges]
+
+
+def can(status: Status, trigger: Trigger) -> bool:
+    return trigger in TRANSITIONS[status]
+
+
+def next_status(status: Status, trigger: Trigger) -> Status:
+    """The status after `trigger`, or UnexpectedState with Stripe's message if there is no edge."""
+    try:
+        return TRANSITIONS[status][trigger]
+    except KeyError:
+        verb, participle = _VERBS.get(trigger, (trigger.value, trigger.value))
+        allowed = ", ".join(s.value for s in allowed_from(trigger))
+        raise UnexpectedState(
+            f"You cannot {verb} this PaymentIntent because it has a status of {status.value}. "
+            f"Only a PaymentIntent with one of the following statuses may be {participle}: "
+            f"{allowed}."
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentError:
+    """last_payment_error: what the issuer or PSP said about the failed attempt."""
+
+    type: str
+    code: str
+    message: str
+    decline_code: str | None = None
+    payment_method: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "code": self.code,
+            "decline_code": self.decline_code,
+            "message": self.message,
+            "payment_method": {"id": self.payment_method} if self.payment_method else None,
+        }
+
+
+@dataclass(slots=True)
+class PaymentIntent:
+    id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    status: Status
+    capture_method: CaptureMethod
+    created: int
+    payment_method: str | None = None
+    customer: str | None = None
+    description: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    last_payment_error: PaymentError | None = None
+    amount_capturable: int = 0
+    amount_received: int = 0
+    latest_charge: str | None = None
+    canceled_at: int | None = None
+    cancellation_reason: str | None = None
+    livemode: bool = False
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    def _move(self, trigger: Trigger) -> None:
+        self.status = next_status(self.status, trigger)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply an update; money-affecting fields only before confirmation (Stripe's rule)."""
+        money_fields = {"amount", "currency", "payment_method", "capture_method", "customer"}
+        if money_fields & changes.keys() and self.status not in UPDATABLE:
+            raise UnexpectedState(
+                f"You cannot update this PaymentIntent because it has a status of "
+                f"{self.status.value}."
+            )
+        for name, value in changes.items():
+            if name == "metadata":
+                self.metadata = {} if value is None else merge_metadata(self.metadata, value)
+            else:
+                setattr(self, name, value)
+        if "payment_method" in changes:
+            self.status = (
+                Status.REQUIRES_CONFIRMATION
+                if self.payment_method
+                else Status.REQUIRES_PAYMENT_METHOD
+            )
+
+    def begin_confirmation(self) -> None:
+        next_status(self.status, Trigger.CONFIRM)  # state check first: it is the clearer error
+        if not self.payment_method:
+            raise InvalidRequest(
+                "You cannot confirm this PaymentIntent because it's missing a payment method. "
+                "To confirm it, specify a payment_method.",
+                code="payment_intent_unexpected_state",
+                param="payment_method",
+            )
+        self._move(Trigger.CONFIRM)
+        self.last_payment_error = None
+        self.events.append("payment_intent.processing")
+
+    def authorized(self, charge_id: str) -> None:
+        self.latest_charge = charge_id
+        if self.capture_method is CaptureMethod.AUTOMATIC:
+            self._move(Trigger.AUTHORIZE_AND_CAPTURE)
+            self.amount_received = self.amount
+            self.events += ["charge.succeeded", "payment_intent.succeeded"]
+        else:
+            self._move(Trigger.AUTHORIZE)
+            self.amount_capturable = self.amount
+            self.events += ["charge.succeeded", "payment_intent.amount_capturable_updated"]
+
+    def declined(self, error: PaymentError, charge_id: str) -> None:
+        self._move(Trigger.DECLINE)
+        self.latest_charge = charge_id
+        self.last_payment_error = error
+        self.payment_method = None
+        self.events += ["charge.failed", "payment_intent.payment_failed"]
+
+    def psp_unavailable(self) -> None:
+        # Stripe has no event for this: the intent simply waits to be confirmed again.
+        self._move(Trigger.PSP_UNAVAILABLE)
+
+    def check_capture(self, amount_to_capture: int | None) -> int:
+        """Validate a capture request and return the amount to capture."""
+        next_status(self.status, Trigger.CAPTURE)
+        amount = self.amount_capturable if amount_to_capture is None else amount_to_capture
+        if amount > self.amount_capturable:
+            raise InvalidAmount(
+                "amount_to_capture",
+                "The amount to capture must be less than or equal to the amount capturable "
+                f"({self.amount_capturable}).",
+                code="amount_too_large",
+            )
+        return amount
+
+    def captured(self, amount: int) -> None:
+        self._move(Trigger.CAPTURE)
+        self.amount_received = amount
+        self.amount_capturable = 0
+        self.events += ["charge.captured", "payment_intent.succeeded"]
+
+    def check_cancel(self) -> None:
+        next_status(self.status, Trigger.CANCEL)
+
+    def canceled(self, reason: str | None, at: int, *, trigger: Trigger = Trigger.CANCEL) -> None:
+        self._move(trigger)
+        self.canceled_at = at
+        self.cancellation_reason = reason
+        self.amount_capturable = 0
+        self.events.append("payment_intent.canceled")
+
+    def as_stripe_object(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "payment_intent",
+            "amount": self.amount,
+            "amount_capturable": self.amount_capturable,
+            "amount_received": self.amount_received,
+            "capture_method": self.capture_method.value,
+            "canceled_at": self.canceled_at,
+            "cancellation_reason": self.cancellation_reason,
+            "confirmation_method": "automatic",
+            "created": self.created,
+            "currency": self.currency,
+            "customer": self.customer,
+            "description": self.description,
+            "last_payment_error": (
+                self.last_payment_error.as_dict() if self.last_payment_error else None
+            ),
+            "latest_charge": self.latest_charge,
+            "livemode": self.livemode,
+            "metadata": dict(self.metadata),
+            "next_action": None,
+            "payment_method": self.payment_method,
+            "payment_method_types": ["card"],
+            "status": self.status.value,
+        }
+
+
+def merge_metadata(current: dict[str, str], update: dict[str, str]) -> dict[str, str]:
+    """Stripe's rule: keys set to "" are removed, others are set; an empty update clears nothing."""
+    merged = dict(current)
+    for key, value in update.items():
+        if value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,1 @@
+"""Use cases. They take their dependencies as arguments (ports below) and never import adapters."""

@@ -1,0 +1,216 @@
+"""Sends committed attempts to the PSP and applies what the PSP says, exactly once.
+
+`apply_result` is the single place a PSP outcome becomes a state change: the synchronous
+response, a retried request, and the resolver all end here, with the intent and the attempt
+locked, and an attempt that is no longer open is left alone. That is what makes the same fact
+arriving twice harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payplane.domain import ledger
+from payplane.domain.attempt import Attempt, AttemptKind, AttemptStatus
+from payplane.domain.errors import CardError, PspRefused, PspUnavailable
+from payplane.domain.ledger import Hold
+from payplane.domain.money import Money
+from payplane.domain.payment_intent import PaymentError, PaymentIntent
+from payplane.services.ports import (
+    Clock,
+    PspConnector,
+    PspOutcome,
+    PspResult,
+    RequestContext,
+    UnitOfWork,
+)
+from payplane.services.responses import Response, error_body
+
+
+async def send(connector: PspConnector, attempt: Attempt, intent_id: str) -> PspResult:
+    if attempt.kind is AttemptKind.AUTHORIZE:
+        assert attempt.payment_method is not None
+        return await connector.authorize(
+            idempotency_key=attempt.psp_idempotency_key,
+            amount=attempt.amount,
+            currency=attempt.currency,
+            payment_method=attempt.payment_method,
+            merchant_reference=intent_id,
+            capture=attempt.capture,
+        )
+    assert attempt.psp_reference is not None
+    if attempt.kind is AttemptKind.CAPTURE:
+        return await connector.capture(
+            idempotency_key=attempt.psp_idempotency_key,
+            psp_reference=attempt.psp_reference,
+            amount=attempt.amount,
+        )
+    return await connector.void(
+        idempotency_key=attempt.psp_idempotency_key, psp_reference=attempt.psp_reference
+    )
+
+
+async def record_events(
+    uow: UnitOfWork, ctx: RequestContext, intent: PaymentIntent, attempt: Attempt | None = None
+) -> None:
+    """Turn the intent's pending domain events into outbox rows (same transaction)."""
+    for event_type in intent.events:
+        if event_type.startswith("charge.") and attempt is not None:
+            data = charge_object(intent, attempt)
+        else:
+            data = intent.as_stripe_object()
+        await uow.outbox.append(ctx, event_type, data, payment_intent_id=intent.id)
+    intent.events.clear()
+
+
+async def apply_result(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    clock: Clock,
+    intent: PaymentIntent,
+    attempt: Attempt,
+    result: PspResult,
+) -> None:
+    """Apply a PSP outcome to a locked intent and attempt; a no-op once the attempt is closed."""
+    if not attempt.status.is_open:
+        return
+    before = intent.status
+    if result.outcome is PspOutcome.UNKNOWN:
+        attempt.status = AttemptStatus.UNKNOWN
+        await uow.attempts.save(attempt)
+        return
+    if result.outcome is PspOutcome.SUCCEEDED:
+        attempt.status = AttemptStatus.SUCCEEDED
+        attempt.psp_reference = result.psp_reference or attempt.psp_reference
+        await _succeeded(uow, clock, intent, attempt)
+    else:
+        attempt.status = AttemptStatus.FAILED
+        attempt.error = {
+            "outcome": result.outcome.value,
+            "code": result.error_code,
+            "decline_code": result.decline_code,
+            "message": result.message,
+        }
+        if attempt.kind is AttemptKind.AUTHORIZE:
+            if result.outcome is PspOutcome.DECLINED:
+                assert attempt.charge_id is not None
+                intent.declined(_payment_error(result, attempt.payment_method), attempt.charge_id)
+            else:
+                intent.psp_unavailable()
+    await uow.attempts.save(attempt)
+    await uow.intents.save(intent)
+    await record_events(uow, ctx, intent, attempt)
+    await uow.audit.record(
+        ctx,
+        f"payment_intent.{attempt.kind.value}.{attempt.status.value}",
+        object_type="payment_intent",
+        object_id=intent.id,
+        before=before.value,
+        after=intent.status.value,
+        detail={
+            "attempt": attempt.id,
+            "psp_reference": attempt.psp_reference,
+            "amount": attempt.amount,
+        },
+    )
+
+
+async def _succeeded(
+    uow: UnitOfWork, clock: Clock, intent: PaymentIntent, attempt: Attempt
+) -> None:
+    if attempt.kind is AttemptKind.AUTHORIZE:
+        hold = Hold(
+            attempt.id,
+            intent.merchant_id,
+            attempt.connector,
+            Money(attempt.amount, attempt.currency),
+        )
+        await uow.ledger.post(ledger.authorization(hold, intent.id))
+        if attempt.capture:
+            await uow.ledger.post(ledger.capture(hold, intent.id, hold.money))
+        assert attempt.charge_id is not None
+        intent.authorized(attempt.charge_id)
+        return
+    open_hold = await uow.ledger.open_hold(intent.id)
+    assert open_hold is not None, "a requires_capture intent always has an open hold"
+    hold = open_hold
+    if attempt.kind is AttemptKind.CAPTURE:
+        await uow.ledger.post(
+            ledger.capture(hold, intent.id, Money(attempt.amount, attempt.currency))
+        )
+        intent.captured(attempt.amount)
+    else:
+        await uow.ledger.post(ledger.void(hold, intent.id))
+        intent.canceled(attempt.reason, clock.now())
+
+
+def _payment_error(result: PspResult, payment_method: str | None) -> PaymentError:
+    return PaymentError(
+        type="card_error",
+        code=result.error_code or "card_declined",
+        decline_code=result.decline_code,
+        message=result.message or "Your card was declined.",
+        payment_method=payment_method,
+    )
+
+
+def render(intent: PaymentIntent, attempt: Attempt) -> Response:
+    """The HTTP answer to the request that made `attempt`, given where things stand now."""
+    obj = intent.as_stripe_object()
+    if attempt.status is AttemptStatus.SUCCEEDED:
+        return Response(200, obj)
+    if attempt.status.is_open:
+        return Response(
+            502,
+            error_body(
+                PspUnavailable(
+                    "The payment processor did not answer in time. Payplane is confirming the "
+                    "outcome with it; retry with the same Idempotency-Key or retrieve the "
+                    "PaymentIntent later.",
+                    code="psp_outcome_unknown",
+                )
+            ),
+        )
+    error = attempt.error or {}
+    if error.get("outcome") == PspOutcome.DECLINED.value and attempt.kind is AttemptKind.AUTHORIZE:
+        card_error = CardError(
+            error.get("message") or "Your card was declined.",
+            code=error.get("code"),
+            decline_code=error.get("decline_code"),
+        )
+        return Response(402, error_body(card_error, payment_intent=obj, charge=attempt.charge_id))
+    if error.get("outcome") == PspOutcome.DECLINED.value:
+        refused = PspRefused(
+            error.get("message") or "The payment processor refused.", code=error.get("code")
+        )
+        return Response(400, error_body(refused, payment_intent=obj))
+    return Response(
+        502,
+        error_body(
+            PspUnavailable(
+                "The payment processor could not be reached; nothing was charged. Try again.",
+                code="psp_unavailable",
+            )
+        ),
+    )
+
+
+def charge_object(intent: PaymentIntent, attempt: Attempt) -> dict[str, Any]:
+    """The charge behind intent.latest_charge, as the charge.* events carry it."""
+    failed = attempt.status is AttemptStatus.FAILED
+    error = attempt.error or {}
+    return {
+        "id": intent.latest_charge,
+        "object": "charge",
+        "amount": intent.amount,
+        "amount_captured": intent.amount_received,
+        "captured": intent.amount_received > 0,
+        "currency": intent.currency,
+        "paid": not failed,
+        "payment_intent": intent.id,
+        "payment_method": attempt.payment_method,
+        "status": "failed" if failed else "succeeded",
+        "failure_code": error.get("code") if failed else None,
+        "failure_message": error.get("message") if failed else None,
+        "livemode": intent.livemode,
+    }

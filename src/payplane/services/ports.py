@@ -1,0 +1,205 @@
+"""Ports: what the use cases need from the outside world, as Protocols.
+
+Adapters implement them (adapters/db, adapters/psp); only the process edges choose which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from payplane.domain.attempt import Attempt
+from payplane.domain.ledger import Hold, Journal
+from payplane.domain.payment_intent import PaymentIntent
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    data: list[dict[str, Any]]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    limit: int = 10
+    starting_after: str | None = None
+    ending_before: str | None = None
+    created: dict[str, int] = field(default_factory=dict)  # gt, gte, lt, lte
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+class PaymentIntents(Protocol):
+    async def add(self, intent: PaymentIntent) -> None: ...
+    async def get(
+        self, merchant_id: str | None, intent_id: str, *, lock: bool = False
+    ) -> PaymentIntent:
+        """merchant_id None is the operator's view across merchants; the API always passes one."""
+        ...
+
+    async def save(self, intent: PaymentIntent) -> None: ...
+    async def list(self, merchant_id: str, query: ListQuery) -> Page: ...
+
+
+class Attempts(Protocol):
+    async def add(self, attempt: Attempt) -> None: ...
+    async def get(self, attempt_id: str, *, lock: bool = False) -> Attempt: ...
+    async def save(self, attempt: Attempt) -> None: ...
+    async def for_intent(self, intent_id: str) -> list[Attempt]: ...
+    async def due(self, *, limit: int, min_age_seconds: float) -> list[Attempt]:
+        """Open attempts old enough to ask the PSP about, locked (SKIP LOCKED) for this caller."""
+        ...
+
+    async def postpone(self, attempt_id: str, *, seconds: float) -> None: ...
+
+
+class Ledger(Protocol):
+    async def post(self, journal: Journal) -> str: ...
+    async def open_hold(self, intent_id: str) -> Hold | None: ...
+    async def entries_for(self, intent_id: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who asked, and under which request and idempotency key: stamped on events and audit rows."""
+
+    merchant_id: str
+    actor: str
+    request_id: str
+    idempotency_key: str | None = None
+
+
+class Outbox(Protocol):
+    async def append(
+        self, ctx: RequestContext, event_type: str, data: dict[str, Any], *, payment_intent_id: str
+    ) -> None:
+        """Record an event about data["id"], filed under the payment it belongs to."""
+        ...
+
+    async def get(self, merchant_id: str, event_id: str) -> dict[str, Any]: ...
+    async def for_payment(self, intent_id: str) -> list[dict[str, Any]]: ...
+    async def list(self, merchant_id: str, query: ListQuery) -> Page: ...
+
+
+class AuditTrail(Protocol):
+    async def record(
+        self,
+        ctx: RequestContext,
+        action: str,
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+    async def for_object(self, object_id: str) -> list[dict[str, Any]]: ...
+
+
+class ClaimState(StrEnum):
+    NEW = "new"  # first use of the key: run the request
+    RESUME = "resume"  # a previous run died after a recovery point: continue from it
+    REPLAY = "replay"  # finished before: return the stored response
+    IN_USE = "in_use"  # another request holds the key right now
+    MISMATCH = "mismatch"  # same key, other parameters
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    state: ClaimState
+    recovery_point: str = "started"
+    attempt_id: str | None = None
+    response_status: int | None = None
+    response_body: dict[str, Any] | None = None
+
+
+class IdempotencyKeys(Protocol):
+    async def claim(
+        self,
+        ctx: RequestContext,
+        *,
+        method: str,
+        path: str,
+        fingerprint: str,
+        lock_seconds: float,
+    ) -> Claim: ...
+    async def checkpoint(self, ctx: RequestContext, point: str, attempt_id: str) -> None: ...
+    async def finish(self, ctx: RequestContext, status: int, body: dict[str, Any]) -> None: ...
+    async def release(self, ctx: RequestContext) -> None:
+        """Unlock without a stored response: a retry resumes from the recovery point."""
+        ...
+
+    async def forget(self, ctx: RequestContext) -> None:
+        """Delete the key: nothing happened, so a retry starts afresh."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. Leaving the block without commit() rolls back."""
+
+    intents: PaymentIntents
+    attempts: Attempts
+    ledger: Ledger
+    outbox: Outbox
+    audit: AuditTrail
+    idempotency: IdempotencyKeys
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class PspOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    NOT_APPLIED = "not_applied"  # the PSP refused before doing anything: safe to try again
+    UNKNOWN = "unknown"  # sent without an answer: never assume either way
+
+
+@dataclass(frozen=True, slots=True)
+class PspResult:
+    outcome: PspOutcome
+    psp_reference: str | None = None
+    decline_code: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+
+
+class PspConnector(Protocol):
+    """The one port to a PSP; method- and PSP-specific code lives only behind it."""
+
+    name: str
+
+    async def authorize(
+        self,
+        *,
+        idempotency_key: str,
+        amount: int,
+        currency: str,
+        payment_method: str,
+        merchant_reference: str,
+        capture: bool,
+    ) -> PspResult: ...
+    async def capture(
+        self, *, idempotency_key: str, psp_reference: str, amount: int
+    ) -> PspResult: ...
+    async def void(self, *, idempotency_key: str, psp_reference: str) -> PspResult: ...
+    async def lookup(self, idempotency_key: str) -> PspResult:
+        """What became of the operation sent with this key (UNKNOWN if the PSP cannot say)."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> int:
+        """Unix seconds."""
+        ...

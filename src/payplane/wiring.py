@@ -1,0 +1,61 @@
+"""Builds the concrete object graph a process runs on: pool, connector, services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+from payplane.adapters.clock import SystemClock
+from payplane.adapters.db.pool import create_pool
+from payplane.adapters.db.uow import PgUnitOfWorkFactory
+from payplane.adapters.psp.resilience import Resilience
+from payplane.adapters.psp.simulator import SimulatorConnector
+from payplane.config import Settings
+from payplane.services.events import EventService
+from payplane.services.payment_intents import PaymentIntentService
+
+
+@dataclass
+class Container:
+    settings: Settings
+    pool: AsyncConnectionPool
+    uow: PgUnitOfWorkFactory
+    connector: SimulatorConnector
+    payment_intents: PaymentIntentService
+    events: EventService
+
+    async def aclose(self) -> None:
+        await self.connector.aclose()
+        await self.pool.close()
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url is None:
+        raise RuntimeError(
+            "PAYPLANE_DATABASE_URL is not set: start the platform with `payplane up`, "
+            "or point it at a PostgreSQL server"
+        )
+    return settings.database_url
+
+
+async def build(settings: Settings) -> Container:
+    pool = create_pool(database_url(settings), size=settings.db_pool_size)
+    await pool.open(wait=True, timeout=30)
+    uow = PgUnitOfWorkFactory(pool)
+    connector = SimulatorConnector.create(
+        settings.simulator_base_url,
+        settings.simulator_api_key,
+        connect_timeout=settings.psp_connect_timeout_seconds,
+        read_timeout=settings.psp_read_timeout_seconds,
+        resilience=Resilience(
+            "simulator",
+            max_attempts=settings.psp_max_attempts,
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_seconds=settings.breaker_reset_seconds,
+        ),
+    )
+    payment_intents = PaymentIntentService(
+        uow, connector, SystemClock(), lock_seconds=settings.idempotency_lock_seconds
+    )
+    return Container(settings, pool, uow, connector, payment_intents, EventService(uow))
