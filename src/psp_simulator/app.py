@@ -1,0 +1,38 @@
+"""Application assembly: one store, one fault injector, the /v1, /admin and health routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+
+from psp_simulator import admin, api
+from psp_simulator.errors import install_handlers, json_response
+from psp_simulator.faults import FaultInjector
+from psp_simulator.operations import OperationRunner
+from psp_simulator.settings import Settings
+from psp_simulator.store import Store
+
+
+def create_app(settings: Settings) -> FastAPI:
+    # The store opens here rather than at startup so in-process ASGI clients, which do not run
+    # lifespan events, get a working app.
+    store = Store(settings.db_path)
+    faults = FaultInjector()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(title="Payplane PSP simulator", lifespan=lifespan)
+    install_handlers(app)
+    app.include_router(api.build_router(settings.api_key, store, OperationRunner(store, faults)))
+    app.include_router(admin.build_router(store, faults))
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return json_response(200, {"status": "ok"})
+
+    return app

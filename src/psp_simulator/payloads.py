@@ -1,0 +1,46 @@
+"""Request bodies accepted by the /v1 API, validated strictly so that bad input stores nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+
+MAX_AMOUNT = 99_999_999
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CardDetails(_Payload):
+    # repr=False keeps the PAN and CVC out of logs, tracebacks and validation dumps.
+    number: Annotated[StrictStr, Field(pattern=r"^[0-9]{12,19}$", repr=False)]
+    exp_month: Annotated[StrictInt, Field(ge=1, le=12)]
+    exp_year: Annotated[StrictInt, Field(ge=2000, le=2199)]
+    cvc: Annotated[StrictStr, Field(pattern=r"^[0-9]{3,4}$", repr=False)]
+
+
+class AuthorizationRequest(_Payload):
+    amount: Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
+    currency: Annotated[StrictStr, Field(pattern=r"^[a-z]{3}$")]
+    payment_method: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
+    card: CardDetails | None = None
+    merchant_reference: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+    capture: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_payment_source(self) -> AuthorizationRequest:
+        if (self.payment_method is None) == (self.card is None):
+            raise ValueError("Provide exactly one of payment_method or card.")
+        return self
+
+
+class CaptureRequest(_Payload):
+    # No upper bound here: anything above the authorized amount is the business error
+    # amount_too_large, which callers can tell apart from malformed input.
+    amount: Annotated[StrictInt, Field(gt=0)] | None = None
+
+
+class VoidRequest(_Payload):
+    pass

@@ -1,0 +1,210 @@
+"""SQLite storage: authorizations and the idempotent operations that created or changed them.
+
+One connection is shared behind a lock: every statement is microseconds long, so serialising them
+costs less than opening connections or hopping threads per request.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from psp_simulator.cards import Decline
+from psp_simulator.models import STATUSES, Authorization, Outcome
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS authorizations (
+    id TEXT PRIMARY KEY,
+    merchant_reference TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('authorized', 'captured', 'voided', 'declined')),
+    captured_amount INTEGER NOT NULL CHECK (captured_amount BETWEEN 0 AND amount),
+    payment_method TEXT NOT NULL,
+    decline TEXT,
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS operations (
+    idempotency_key TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status_code INTEGER NOT NULL,
+    response BLOB NOT NULL,
+    created INTEGER NOT NULL
+);
+"""
+
+_INSERT_AUTHORIZATION = """
+INSERT INTO authorizations (
+    id, merchant_reference, amount, currency, status, captured_amount, payment_method, decline,
+    created
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_SELECT_AUTHORIZATION = """
+SELECT id, merchant_reference, amount, currency, status, captured_amount, payment_method, decline,
+    created
+FROM authorizations WHERE id = ?
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOperation:
+    idempotency_key: str
+    fingerprint: str
+    status_code: int
+    response: bytes
+
+
+class Transaction:
+    """The reads and writes of one operation; they commit together with its stored response."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def get(self, authorization_id: str) -> Authorization | None:
+        return _read_authorization(self._connection, authorization_id)
+
+    def insert(self, authorization: Authorization) -> None:
+        decline = authorization.decline
+        self._connection.execute(
+            _INSERT_AUTHORIZATION,
+            (
+                authorization.id,
+                authorization.merchant_reference,
+                authorization.amount,
+                authorization.currency,
+                authorization.status,
+                authorization.captured_amount,
+                authorization.payment_method,
+                None if decline is None else orjson.dumps(decline.to_json()).decode(),
+                authorization.created,
+            ),
+        )
+
+    def update(self, authorization: Authorization) -> None:
+        self._connection.execute(
+            "UPDATE authorizations SET status = ?, captured_amount = ? WHERE id = ?",
+            (authorization.status, authorization.captured_amount, authorization.id),
+        )
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are opened explicitly so their extent is visible here.
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._connection.execute("PRAGMA busy_timeout=5000")
+            self._connection.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def find_operation(self, idempotency_key: str) -> StoredOperation | None:
+        with self._lock:
+            return _read_operation(self._connection, idempotency_key)
+
+    def run_operation(
+        self,
+        idempotency_key: str,
+        fingerprint: str,
+        path: str,
+        action: Callable[[Transaction], Outcome],
+    ) -> tuple[StoredOperation, bool]:
+        """Apply `action` and store its response atomically, unless the key already ran.
+
+        Returns the stored operation and whether it was already there (a concurrent duplicate
+        that slipped past the caller's early lookup).
+        """
+        with self._lock, self._transaction() as connection:
+            existing = _read_operation(connection, idempotency_key)
+            if existing is not None:
+                return existing, True
+            outcome = action(Transaction(connection))
+            response = orjson.dumps(outcome.body)
+            stored = StoredOperation(idempotency_key, fingerprint, outcome.status_code, response)
+            connection.execute(
+                "INSERT INTO operations "
+                "(idempotency_key, fingerprint, path, status_code, response, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    idempotency_key,
+                    fingerprint,
+                    path,
+                    stored.status_code,
+                    response,
+                    int(time.time()),
+                ),
+            )
+            return stored, False
+
+    def get_authorization(self, authorization_id: str) -> Authorization | None:
+        with self._lock:
+            return _read_authorization(self._connection, authorization_id)
+
+    def stats(self) -> dict[str, object]:
+        with self._lock:
+            by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
+            rows = self._connection.execute(
+                "SELECT status, COUNT(*) FROM authorizations GROUP BY status"
+            )
+            for status, count in rows:
+                by_status[status] = count
+            (operations,) = self._connection.execute("SELECT COUNT(*) FROM operations").fetchone()
+        return {
+            "authorizations": {"total": sum(by_status.values()), **by_status},
+            "operations": operations,
+        }
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so a second process sharing the file waits
+        # instead of failing half-way through an operation.
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._connection
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+
+
+def _read_operation(connection: sqlite3.Connection, idempotency_key: str) -> StoredOperation | None:
+    row = connection.execute(
+        "SELECT fingerprint, status_code, response FROM operations WHERE idempotency_key = ?",
+        (idempotency_key,),
+    ).fetchone()
+    if row is None:
+        return None
+    return StoredOperation(idempotency_key, row[0], row[1], bytes(row[2]))
+
+
+def _read_authorization(
+    connection: sqlite3.Connection, authorization_id: str
+) -> Authorization | None:
+    row = connection.execute(_SELECT_AUTHORIZATION, (authorization_id,)).fetchone()
+    if row is None:
+        return None
+    decline = None if row[7] is None else Decline(**orjson.loads(row[7]))
+    return Authorization(
+        id=row[0],
+        merchant_reference=row[1],
+        amount=row[2],
+        currency=row[3],
+        status=row[4],
+        captured_amount=row[5],
+        payment_method=row[6],
+        decline=decline,
+        created=row[8],
+    )
