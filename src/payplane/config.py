@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _resolver_waits_for_live_requests(self) -> Settings:
+        # The resolver must not race a request that is still waiting for the PSP's answer.
+        if self.resolver_min_age_seconds <= self.psp_read_timeout_seconds:
+            raise ValueError("resolver_min_age_seconds must exceed psp_read_timeout_seconds")
+        return self
 
     @property
     def simulator_base_url(self) -> str:

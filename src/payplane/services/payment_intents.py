@@ -335,9 +335,8 @@ class PaymentIntentService:
             response = orchestrator.render(intent, attempt)
             if ctx.idempotency_key is not None:
                 if attempt.status.is_open:
+                    # No answer yet: a retry with this key resumes and asks the PSP again.
                     await uow.idempotency.release(ctx)
-                elif (attempt.error or {}).get("outcome") == PspOutcome.NOT_APPLIED.value:
-                    await uow.idempotency.forget(ctx)
                 else:
                     await idempotency.finish(uow, ctx, response)
             await uow.commit()

@@ -130,9 +130,7 @@ class IdempotencyKeys(Protocol):
         """Unlock without a stored response: a retry resumes from the recovery point."""
         ...
 
-    async def forget(self, ctx: RequestContext) -> None:
-        """Delete the key: nothing happened, so a retry starts afresh."""
-        ...
+
 
 
 class UnitOfWork(Protocol):

@@ -49,8 +49,7 @@ class PgIdempotencyKeys:
             (ctx.merchant_id, ctx.idempotency_key),
         )
         row = await dict_cur.fetchone()
-        if row is None:  # forgotten by a concurrent request in between: treat as in use
-            return Claim(ClaimState.IN_USE)
+        assert row is not None, "keys are never deleted while they are being claimed"
         if (row["method"], row["path"], row["fingerprint"]) != (method, path, fingerprint):
             return Claim(ClaimState.MISMATCH)
         if row["response_status"] is not None:
@@ -87,11 +86,5 @@ class PgIdempotencyKeys:
     async def release(self, ctx: RequestContext) -> None:
         await self._conn.execute(
             "UPDATE idempotency_keys SET locked_until = NULL WHERE merchant_id = %s AND key = %s",
-            (ctx.merchant_id, ctx.idempotency_key),
-        )
-
-    async def forget(self, ctx: RequestContext) -> None:
-        await self._conn.execute(
-            "DELETE FROM idempotency_keys WHERE merchant_id = %s AND key = %s",
             (ctx.merchant_id, ctx.idempotency_key),
         )

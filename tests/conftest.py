@@ -1,0 +1,26 @@
+"""Fixtures every suite may use: a real, migrated PostgreSQL for the whole session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from payplane.runtime.postgres import EmbeddedPostgres
+from payplane.runtime.processes import free_port
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PAYPLANE_TEST_DATABASE_URL if set, else an embedded server private to this session."""
+    from payplane import bootstrap
+
+    external = os.environ.get("PAYPLANE_TEST_DATABASE_URL")
+    if external:
+        bootstrap.migrate(external)
+        yield external
+        return
+    with EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), free_port()) as postgres:
+        bootstrap.migrate(postgres.url)
+        yield postgres.url

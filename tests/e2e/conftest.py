@@ -1,0 +1,117 @@
+"""The whole platform as real processes (simulator, api, worker) for end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from payplane.config import Settings
+from payplane.runtime.launcher import child_processes, http_url
+from payplane.runtime.processes import ChildProcess, free_port, stop_all, wait_until_healthy
+
+_E2E_DIR = Path(__file__).parent
+_LOG_DIR = pytest.StashKey[Path]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Collection hooks in a conftest see every item of the session, not only this directory's.
+    for item in items:
+        if _E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    log_dir = config.stash.get(_LOG_DIR, None)
+    if exitstatus != 0 and log_dir is not None:
+        terminalreporter.section("platform logs")
+        for log in sorted(log_dir.glob("*.log")):
+            terminalreporter.write_line(str(log))
+
+
+@dataclass
+class Platform:
+    api_url: str
+    simulator_url: str
+    simulator_api_key: str
+    database_url: str
+    secret_key: str
+    merchant_id: str
+    children: dict[str, ChildProcess]
+
+    def kill_api(self) -> None:
+        """SIGKILL the api and everything it spawned, like a crashed machine would."""
+        self.children["api"].kill()
+
+    def restart_api(self) -> None:
+        api = self.children["api"]
+        api.start()
+        wait_until_healthy([api])
+
+    def new_merchant(self, name: str) -> tuple[str, str]:
+        from payplane import bootstrap
+
+        merchant = bootstrap.create_merchant(self.database_url, name=name)
+        return merchant["id"], merchant["secret_key"]
+
+    def set_faults(self, **faults: Any) -> None:
+        """Replace the simulator's fault configuration: latency_ms, error_rate, timeout_rate,
+        drop_response_rate, hang_seconds; omitted ones return to their defaults."""
+        self._admin("POST", "/admin/faults", json=faults)
+
+    def reset_faults(self) -> None:
+        self._admin("POST", "/admin/reset")
+
+    def simulator_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self._admin("GET", "/admin/stats")
+        return stats
+
+    def _admin(self, method: str, path: str, json: Any = None) -> Any:
+        response = httpx.request(method, self.simulator_url + path, json=json, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def platform(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Platform]:
+    from payplane import bootstrap
+
+    home = tmp_path_factory.mktemp("platform")
+    simulator_port = free_port()
+    settings = Settings(
+        home=home,
+        database_url=database_url,
+        api_port=free_port(),
+        simulator_port=simulator_port,
+        simulator_url=http_url("127.0.0.1", simulator_port),
+        idempotency_lock_seconds=2,
+        resolver_min_age_seconds=3,  # must exceed the PSP read timeout below
+        resolver_interval_seconds=0.5,
+        psp_read_timeout_seconds=2,
+    )
+    children = child_processes(settings, database_url)
+    request.config.stash[_LOG_DIR] = home / "logs"
+    try:
+        for child in children:
+            child.start()
+        wait_until_healthy(children)
+        merchant = bootstrap.create_merchant(database_url, name="E2E merchant")
+        yield Platform(
+            api_url=http_url(settings.api_host, settings.api_port),
+            simulator_url=settings.simulator_base_url,
+            simulator_api_key=settings.simulator_api_key,
+            database_url=database_url,
+            secret_key=merchant["secret_key"],
+            merchant_id=merchant["id"],
+            children={child.name: child for child in children},
+        )
+    finally:
+        stop_all([child for child in children if child.pid is not None])
