@@ -173,6 +173,22 @@ CREATE CONSTRAINT TRIGGER ledger_entries_balanced
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION ledger_journal_must_balance();
 
+CREATE FUNCTION ledger_journal_must_have_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- An empty journal would balance trivially, and one naming a hold would use up its only
+    -- resolution without releasing any money.
+    IF NOT EXISTS (SELECT 1 FROM ledger_entries WHERE journal_id = NEW.id) THEN
+        RAISE EXCEPTION 'ledger journal % has no entries', NEW.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER ledger_journals_not_empty
+    AFTER INSERT ON ledger_journals
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION ledger_journal_must_have_entries();
+
 -- Outbox: Stripe events written in the same transaction as the state change they describe.
 CREATE TABLE events (
     id                text PRIMARY KEY,

@@ -123,7 +123,8 @@ class PgAttempts:
             )
             UPDATE payment_attempts a
                SET checks = a.checks + 1,
-                   next_check_at = now() + make_interval(secs => least(600, 2 ^ a.checks))
+                   next_check_at = now()
+                       + make_interval(secs => least(600, 2 ^ least(a.checks, 10)))
               FROM picked WHERE a.id = picked.id
             RETURNING a.*
             """,
