@@ -6,19 +6,14 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TypeVar
-
-from pydantic import BaseModel, ValidationError
 
 from psp_simulator import cards
-from psp_simulator.errors import ApiError, error_body, from_validation_error
+from psp_simulator.errors import ApiError, error_body
 from psp_simulator.models import Authorization, Outcome, Status
-from psp_simulator.payloads import AuthorizationRequest, CaptureRequest, VoidRequest
+from psp_simulator.payloads import AuthorizationRequest, CaptureRequest, VoidRequest, parse
 from psp_simulator.store import Transaction
 
 logger = logging.getLogger(__name__)
-
-PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +25,7 @@ class Charge:
 
 
 def prepare_authorization(payload: object) -> Charge:
-    request = _validate(AuthorizationRequest, payload)
+    request = parse(AuthorizationRequest, payload)
     try:
         if request.card is not None:
             card = cards.resolve_number(
@@ -45,11 +40,11 @@ def prepare_authorization(payload: object) -> Charge:
 
 
 def prepare_capture(payload: object) -> CaptureRequest:
-    return _validate(CaptureRequest, payload)
+    return parse(CaptureRequest, payload)
 
 
 def prepare_void(payload: object) -> VoidRequest:
-    return _validate(VoidRequest, payload)
+    return parse(VoidRequest, payload)
 
 
 def authorize(tx: Transaction, charge: Charge) -> Outcome:
@@ -86,7 +81,7 @@ def authorize(tx: Transaction, charge: Charge) -> Outcome:
 def capture(tx: Transaction, authorization_id: str, request: CaptureRequest) -> Outcome:
     authorization = tx.get(authorization_id)
     if authorization is None:
-        return _not_found(authorization_id)
+        return not_found(authorization_id)
     if authorization.status != "authorized":
         return _invalid_state(authorization, "captured")
     amount = authorization.amount if request.amount is None else request.amount
@@ -110,7 +105,7 @@ def capture(tx: Transaction, authorization_id: str, request: CaptureRequest) -> 
 def void(tx: Transaction, authorization_id: str) -> Outcome:
     authorization = tx.get(authorization_id)
     if authorization is None:
-        return _not_found(authorization_id)
+        return not_found(authorization_id)
     if authorization.status != "authorized":
         return _invalid_state(authorization, "voided")
     authorization.status = "voided"
@@ -118,14 +113,15 @@ def void(tx: Transaction, authorization_id: str) -> Outcome:
     return Outcome(200, authorization.to_json())
 
 
-def _validate(model: type[PayloadT], payload: object) -> PayloadT:
+def parse(model: type[PayloadT], payload: object) -> PayloadT:
     try:
-        return model.model_validate(payload)
+        return model.modelparse(payload)
     except ValidationError as exc:
         raise from_validation_error(exc) from None
 
 
-def _not_found(authorization_id: str) -> Outcome:
+def not_found(authorization_id: str) -> Outcome:
+    """The stored answer for an operation on an authorization that does not exist."""
     return Outcome(
         404, error_body(404, "not_found", f"No such authorization: '{authorization_id}'.")
     )

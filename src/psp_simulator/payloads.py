@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+
+from psp_simulator.errors import from_validation_error
 
 MAX_AMOUNT = 99_999_999
+MAX_EVIDENCE_FIELDS = 20
+MAX_EVIDENCE_LENGTH = 20_000
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+
+def parse(model: type[PayloadT], payload: object) -> PayloadT:
+    """Validate a decoded body, reporting the first problem as a 400 that stores nothing."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
 
 
 class _Payload(BaseModel):
@@ -44,3 +67,33 @@ class CaptureRequest(_Payload):
 
 class VoidRequest(_Payload):
     pass
+
+
+class RefundRequest(_Payload):
+    # Unbounded above for the same reason as CaptureRequest: too much is amount_too_large.
+    amount: Annotated[StrictInt, Field(gt=0)] | None = None
+
+
+class CancelRefundRequest(_Payload):
+    pass
+
+
+class EvidenceRequest(_Payload):
+    evidence: Annotated[
+        dict[
+            Annotated[StrictStr, Field(min_length=1, max_length=255)],
+            Annotated[StrictStr, Field(max_length=MAX_EVIDENCE_LENGTH)],
+        ],
+        Field(max_length=MAX_EVIDENCE_FIELDS),
+    ] = Field(default_factory=dict)
+    submit: StrictBool = False
+
+
+class CloseDisputeRequest(_Payload):
+    pass
+
+
+class DisputeListQuery(_Payload):
+    # Query strings are text, so these are the lax int: "5" is 5.
+    changed_after: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=100)] = 100

@@ -80,9 +80,7 @@ def list_query(
             code="parameter_invalid",
             param="ending_before",
         )
-    if isinstance(created, int):
-        created_ops = {"gte": created, "lte": created}
-    elif created is not None:
+    if created is not None:
         created_ops = {k: v for k, v in created.model_dump().items() if v is not None}
     else:
         created_ops = {}

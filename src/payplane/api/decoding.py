@@ -34,21 +34,20 @@ def decode_pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def _assign(target: dict[str, Any], parts: list[str], value: str, raw_key: str) -> None:
+    # Only `[]` makes a list. `[0]`, `[1]` are kept as dict keys because Stripe's libraries
+    # send both lists (expand[0]=...) and hashes with numeric keys (metadata[5]=...) that way;
+    # the schema of each parameter knows which it is (see schemas.StripeList).
     node: Any = target
     for part, following in pairwise(parts):
-        node = _slot(node, part, [] if following == "" or following.isdigit() else {}, raw_key)
+        node = _slot(node, part, [] if following == "" else {}, raw_key)
     _slot(node, parts[-1], value, raw_key, replace=True)
 
 
 def _slot(node: Any, part: str, default: Any, raw_key: str, *, replace: bool = False) -> Any:
     """The child `part` of `node`, created as `default` if missing (or set to it if replace)."""
-    if isinstance(node, list) and (part == "" or part.isdigit()):
-        if part == "" or int(part) >= len(node):
-            node.append(default)
-            return default
-        if replace:
-            node[int(part)] = default
-        return node[int(part)]
+    if isinstance(node, list) and part == "":
+        node.append(default)
+        return default
     if isinstance(node, dict) and part:
         if replace:
             node[part] = default

@@ -6,27 +6,35 @@ equivalent JSON types, but never a float for money.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from payplane.domain.payment_intent import CaptureMethod
 
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")
+
 
 def _integer(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be an integer")
-    if isinstance(value, str):
-        stripped = value.strip()
-        if not stripped.lstrip("-").isdigit():
-            raise ValueError("must be an integer")
-        return int(stripped)
+    if isinstance(value, str) and _ASCII_INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
     if isinstance(value, int):
         return value
     raise ValueError("must be an integer")
 
 
 Integer = Annotated[int, BeforeValidator(_integer)]
+
+
+def _list(value: Any) -> Any:
+    """Stripe's libraries send lists as expand[0]=a&expand[1]=b; the decoder keeps a hash."""
+    if isinstance(value, dict) and all(_ASCII_INTEGER.fullmatch(key) for key in value):
+        return [value[key] for key in sorted(value, key=int)]
+    return value
+
 
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 40
@@ -43,7 +51,7 @@ def _metadata(value: Any) -> Any:
     for key, item in value.items():
         if len(key) > MAX_METADATA_KEY_LENGTH:
             raise ValueError(f"keys can be at most {MAX_METADATA_KEY_LENGTH} characters long")
-        if not isinstance(item, str | int):
+        if isinstance(item, bool) or not isinstance(item, str | int):
             raise ValueError("values must be strings")
         if len(str(item)) > MAX_METADATA_VALUE_LENGTH:
             raise ValueError(f"values can be at most {MAX_METADATA_VALUE_LENGTH} characters long")
@@ -58,7 +66,7 @@ PaymentMethodId = Annotated[str, Field(pattern=r"^pm_[A-Za-z0-9_]{1,200}$")]
 class StripeParams(BaseModel):
     # Stripe's libraries may always send expand[]; we accept it and return ids unexpanded.
     model_config = ConfigDict(extra="forbid")
-    expand: list[str] | None = None
+    expand: Annotated[list[str], BeforeValidator(_list)] | None = None
 
 
 class CreatePaymentIntent(StripeParams):
@@ -67,7 +75,7 @@ class CreatePaymentIntent(StripeParams):
     capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
     confirm: bool = False
     payment_method: PaymentMethodId | None = None
-    payment_method_types: list[Literal["card"]] | None = None
+    payment_method_types: Annotated[list[Literal["card"]], BeforeValidator(_list)] | None = None
     customer: ShortText | None = None
     description: ShortText | None = None
     metadata: Metadata | None = None
@@ -103,6 +111,14 @@ class CancelPaymentIntent(StripeParams):
     ) = None
 
 
+def _created(value: Any) -> Any:
+    """created=T is shorthand for created[gte]=T&created[lte]=T."""
+    if isinstance(value, dict):
+        return value
+    exact = _integer(value)
+    return {"gte": exact, "lte": exact}
+
+
 class CreatedFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     gt: Integer | None = None
@@ -115,7 +131,7 @@ class ListParams(StripeParams):
     limit: Annotated[Integer, Field(ge=1, le=100)] = 10
     starting_after: str | None = None
     ending_before: str | None = None
-    created: CreatedFilter | Integer | None = None
+    created: Annotated[CreatedFilter, BeforeValidator(_created)] | None = None
 
 
 class ListPaymentIntents(ListParams):

@@ -195,7 +195,6 @@ class PaymentIntent:
         self.events.append("payment_intent.processing")
 
     def authorized(self, charge_id: str) -> None:
-        self.latest_charge = charge_id
         if self.capture_method is CaptureMethod.AUTOMATIC:
             self._move(Trigger.AUTHORIZE_AND_CAPTURE)
             self.amount_received = self.amount
@@ -204,6 +203,7 @@ class PaymentIntent:
             self._move(Trigger.AUTHORIZE)
             self.amount_capturable = self.amount
             self.events += ["charge.succeeded", "payment_intent.amount_capturable_updated"]
+        self.latest_charge = charge_id
 
     def declined(self, error: PaymentError, charge_id: str) -> None:
         self._move(Trigger.DECLINE)
@@ -220,6 +220,10 @@ class PaymentIntent:
         """Validate a capture request and return the amount to capture."""
         next_status(self.status, Trigger.CAPTURE)
         amount = self.amount_capturable if amount_to_capture is None else amount_to_capture
+        if amount < 1:
+            raise InvalidAmount(
+                "amount_to_capture", "This value must be greater than or equal to 1."
+            )
         if amount > self.amount_capturable:
             raise InvalidAmount(
                 "amount_to_capture",

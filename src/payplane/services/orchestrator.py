@@ -175,7 +175,7 @@ def render(intent: PaymentIntent, attempt: Attempt) -> Response:
     if error.get("outcome") == PspOutcome.DECLINED.value and attempt.kind is AttemptKind.AUTHORIZE:
         card_error = CardError(
             error.get("message") or "Your card was declined.",
-            code=error.get("code"),
+            code=error.get("code") or "card_declined",
             decline_code=error.get("decline_code"),
         )
         return Response(402, error_body(card_error, payment_intent=obj, charge=attempt.charge_id))
