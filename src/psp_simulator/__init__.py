@@ -4,7 +4,8 @@ Start it with ``python -m psp_simulator`` (or ``psp-simulator``); embed it with
 ``create_app(Settings(...))``. It never imports payplane and is reached over HTTP only.
 
 Configuration (environment, prefix ``PSP_SIMULATOR_``): HOST (127.0.0.1), PORT (8100),
-API_KEY (psk_test_simulator), DB_PATH (.payplane/psp_simulator.sqlite3), LOG_LEVEL (info).
+API_KEY (psk_test_simulator), DB_PATH (.payplane/psp_simulator.sqlite3), LOG_LEVEL (info),
+DISPUTE_FEE (1500, minor units of the disputed currency).
 
 HTTP contract (JSON in and out)
 ===============================
@@ -38,21 +39,65 @@ POST /v1/authorizations/{id}/capture  ``{amount?: int > 0}`` (default: the autho
     409 ``invalid_state`` unless authorized, 400 ``amount_too_large``. These are stored outcomes.
 POST /v1/authorizations/{id}/void  ``{}`` -> 200 status voided; 404 / 409 as for capture.
 GET /v1/authorizations/{id}  the authorization object, or 404 ``not_found``.
+POST /v1/authorizations/{id}/refunds  ``{amount?: int > 0}`` (default: what is left to refund) ->
+    200 ``{"id": "psr_<hex>", "object": "refund", "authorization", "amount", "currency",
+    "status": "pending" | "succeeded" | "failed" | "canceled", "failure_reason": null |
+    "insufficient_funds", "created"}``, failed ones included. 404 ``not_found``; 409
+    ``invalid_state`` unless captured; 400 ``amount_too_large`` if pending and succeeded refunds
+    plus this one would exceed captured_amount (or nothing is left). These are stored outcomes.
+    How a new refund behaves is set by /admin/refund_behavior; a pending one settles lazily: every
+    read of or action on refunds (GET, cancel, create, stats) first applies the final status of
+    those whose delay has passed. A replay keeps answering the status given at creation.
+GET /v1/refunds/{id}  the refund as it stands now, or 404 ``not_found``.
+POST /v1/refunds/{id}/cancel  ``{}`` -> 200 status canceled; 409 ``invalid_state`` unless pending.
+GET /v1/disputes?changed_after=0&limit=100 (1..100)
+    ``{"object": "list", "data": [disputes with change_seq > changed_after, by change_seq],
+    "has_more"}``. Every change to a dispute (opening, status, evidence, close) gives it the next
+    ``change_seq`` of one global counter, so polling from the last one seen yields each dispute's
+    latest state once, in order. A dispute::
+
+        {"id": "psd_<hex>", "object": "dispute", "authorization", "merchant_reference", "amount",
+         "currency", "reason", "status", "fee", "evidence": {str: str}, "evidence_submitted",
+         "evidence_due_by": <created + 7 days>, "created", "change_seq"}
+
+    Status follows Stripe: an inquiry is ``warning_needs_response`` -> ``warning_under_review``
+    -> ``warning_closed`` (or straight to closed), and may escalate to ``needs_response`` (a
+    chargeback: fee charged, evidence_submitted reset, a new 7-day window); a chargeback is
+    ``needs_response`` -> ``under_review`` -> ``won`` | ``lost`` (or straight to won/lost).
+    ``won``, ``lost`` and ``warning_closed`` never change again.
+GET /v1/disputes/{id}  the dispute, or 404 ``not_found``.
+POST /v1/disputes/{id}/evidence  ``{evidence: {str: str} (<= 20 keys, values <= 20000 chars) = {},
+    submit: bool = false}`` merges the evidence; submit sets evidence_submitted and moves
+    ``(warning_)needs_response`` to ``(warning_)under_review``. 409 ``invalid_state`` if closed,
+    or on submit while under review.
+POST /v1/disputes/{id}/close  ``{}``: the merchant accepts; ``needs_response``/``under_review`` ->
+    ``lost``, ``warning_*`` -> ``warning_closed``; 409 ``invalid_state`` if closed.
 GET /v1/operations/{idempotency_key}
     ``{"idempotency_key", "status_code", "response": <stored body>}`` or 404 ``not_found``:
     how a client resolves an unknown outcome after a timeout.
 GET /healthz  ``{"status": "ok"}``, no auth.
 
-Admin (no auth yet)
+Admin (no auth yet, no Idempotency-Key)
     GET|POST /admin/faults ``{latency_ms: 0, error_rate: 0, timeout_rate: 0,
     drop_response_rate: 0, hang_seconds: 30, paths: null | [path prefixes]}``; POST replaces the
     whole config; the three rates share one draw and must sum to <= 1. Faults hit only first
     executions of POST /v1 requests (matching ``paths``), never replays or GETs:
     error -> 503 ``service_unavailable`` and nothing applied; timeout -> hang, 504
     ``gateway_timeout``, nothing applied; drop_response -> applied and committed, then hang and 504.
-    POST /admin/reset clears faults (not data). GET /admin/stats ->
-    ``{"authorizations": {"total", "authorized", "captured", "voided", "declined"},
-    "operations": n}``.
+    GET|POST /admin/refund_behavior ``{mode: "succeed" | "pending_then_succeed" |
+    "pending_then_fail" | "fail" = "succeed", delay_seconds: 2.0}``; POST replaces it, for refunds
+    created from then on. fail (and pending_then_fail once due) means failure_reason
+    insufficient_funds: the merchant's balance at the PSP cannot cover the refund.
+    POST /admin/disputes ``{authorization, amount?: int > 0 (default captured_amount),
+    reason: Stripe's reasons = "fraudulent", inquiry: bool = false}`` -> 200 the dispute, status
+    ``needs_response`` with the fee, or ``warning_needs_response`` with fee 0 for an inquiry;
+    404 / 409 unless captured / 400 ``amount_too_large`` above captured_amount.
+    POST /admin/disputes/{id}/status ``{status}`` -> 200 the dispute, or 409 ``invalid_state`` for
+    a move Stripe's lifecycle does not allow.
+    POST /admin/reset clears faults and refund behaviour (not data) and answers the fault config.
+    GET /admin/stats -> ``{"authorizations": {"total", "authorized", "captured", "voided",
+    "declined"}, "operations": n, "refunds": {"total", <status>: n...},
+    "disputes": {"total", <status>: n...}}``.
 """
 
 from psp_simulator.app import create_app

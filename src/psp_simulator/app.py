@@ -1,4 +1,4 @@
-"""Application assembly: one store, one fault injector, the /v1, /admin and health routes."""
+"""Application assembly: one store, the operator's controls, the /v1, /admin and health routes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from psp_simulator import admin, api
 from psp_simulator.errors import install_handlers, json_response
 from psp_simulator.faults import FaultInjector
 from psp_simulator.operations import OperationRunner
+from psp_simulator.refunds import RefundBehaviorControl
 from psp_simulator.settings import Settings
 from psp_simulator.store import Store
 
@@ -20,6 +21,7 @@ def create_app(settings: Settings) -> FastAPI:
     # lifespan events, get a working app.
     store = Store(settings.db_path)
     faults = FaultInjector()
+    refund_behavior = RefundBehaviorControl()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -28,8 +30,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Payplane PSP simulator", lifespan=lifespan)
     install_handlers(app)
-    app.include_router(api.build_router(settings.api_key, store, OperationRunner(store, faults)))
-    app.include_router(admin.build_router(store, faults))
+    runner = OperationRunner(store, faults)
+    app.include_router(api.build_router(settings.api_key, store, runner, refund_behavior))
+    app.include_router(admin.build_router(store, faults, refund_behavior, settings.dispute_fee))
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -113,13 +113,6 @@ def void(tx: Transaction, authorization_id: str) -> Outcome:
     return Outcome(200, authorization.to_json())
 
 
-def parse(model: type[PayloadT], payload: object) -> PayloadT:
-    try:
-        return model.modelparse(payload)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
-
-
 def not_found(authorization_id: str) -> Outcome:
     """The stored answer for an operation on an authorization that does not exist."""
     return Outcome(

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     api_key: str = Field(default="psk_test_simulator", min_length=1)
     db_path: Path = Path(".payplane/psp_simulator.sqlite3")
     log_level: LogLevel = "info"
+    # What a chargeback costs the merchant, in minor units of the disputed currency.
+    dispute_fee: int = Field(default=1500, ge=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

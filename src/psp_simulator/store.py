@@ -1,4 +1,4 @@
-"""SQLite storage: authorizations and the idempotent operations that created or changed them.
+"""SQLite storage: authorizations, refunds, disputes and the idempotent operations behind them.
 
 One connection is shared behind a lock: every statement is microseconds long, so serialising them
 costs less than opening connections or hopping threads per request.
@@ -13,11 +13,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 
+from psp_simulator import dispute_rows, refund_rows
 from psp_simulator.cards import Decline
+from psp_simulator.dispute_rows import DisputeRows
 from psp_simulator.models import STATUSES, Authorization, Outcome
+from psp_simulator.refund_rows import RefundRows
+
+ResultT = TypeVar("ResultT")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS authorizations (
@@ -67,6 +73,8 @@ class Transaction:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
+        self.refunds = RefundRows(connection)
+        self.disputes = DisputeRows(connection)
 
     def get(self, authorization_id: str) -> Authorization | None:
         return _read_authorization(self._connection, authorization_id)
@@ -105,7 +113,7 @@ class Store:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute("PRAGMA busy_timeout=5000")
-            self._connection.executescript(_SCHEMA)
+            self._connection.executescript(_SCHEMA + refund_rows.SCHEMA + dispute_rows.SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -149,12 +157,23 @@ class Store:
             )
             return stored, False
 
+    def transact(self, action: Callable[[Transaction], ResultT]) -> ResultT:
+        """Run `action` in one transaction that stores no operation.
+
+        For reads that settle due refunds first, and for operator changes, which are not
+        idempotent requests.
+        """
+        with self._lock, self._transaction() as connection:
+            return action(Transaction(connection))
+
     def get_authorization(self, authorization_id: str) -> Authorization | None:
         with self._lock:
             return _read_authorization(self._connection, authorization_id)
 
     def stats(self) -> dict[str, object]:
-        with self._lock:
+        with self._lock, self._transaction() as connection:
+            tx = Transaction(connection)
+            tx.refunds.settle_due(time.time())
             by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
             rows = self._connection.execute(
                 "SELECT status, COUNT(*) FROM authorizations GROUP BY status"
@@ -162,10 +181,12 @@ class Store:
             for status, count in rows:
                 by_status[status] = count
             (operations,) = self._connection.execute("SELECT COUNT(*) FROM operations").fetchone()
-        return {
-            "authorizations": {"total": sum(by_status.values()), **by_status},
-            "operations": operations,
-        }
+            return {
+                "authorizations": {"total": sum(by_status.values()), **by_status},
+                "operations": operations,
+                "refunds": tx.refunds.counts(),
+                "disputes": tx.disputes.counts(),
+            }
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

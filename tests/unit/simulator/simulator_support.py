@@ -37,3 +37,11 @@ async def stats(client: httpx.AsyncClient) -> dict[str, Any]:
     assert response.status_code == 200
     result: dict[str, Any] = response.json()
     return result
+
+
+async def captured_id(client: httpx.AsyncClient, amount: int = 1000) -> str:
+    """A captured authorization of `amount`: what refunds and disputes need."""
+    response = await authorize(client, amount=amount, capture=True)
+    assert response.json()["status"] == "captured"
+    authorization_id: str = response.json()["id"]
+    return authorization_id

@@ -23,10 +23,15 @@ async def test_replay_returns_the_identical_response_and_creates_nothing(
     assert replay.status_code == 200
     assert replay.content == first.content
     assert replay.headers["idempotent-replayed"] == "true"
-    assert await stats(client) == {
-        "authorizations": {"total": 1, "authorized": 1, "captured": 0, "voided": 0, "declined": 0},
-        "operations": 1,
+    counts = await stats(client)
+    assert counts["authorizations"] == {
+        "total": 1,
+        "authorized": 1,
+        "captured": 0,
+        "voided": 0,
+        "declined": 0,
     }
+    assert counts["operations"] == 1
 
 
 async def test_key_order_and_whitespace_do_not_change_the_fingerprint(
