@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: float = Field(
         default=60.0, description="after this long a key held by a dead request may be resumed"
     )
+    authorization_validity_seconds: int = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="an uncaptured authorization is voided (reason automatic) after this long",
+    )
     resolver_interval_seconds: float = 2.0
     resolver_min_age_seconds: float = Field(
         default=15.0, description="an attempt must be this old before the resolver asks the PSP"

@@ -14,6 +14,8 @@ from payplane.adapters.psp.simulator import SimulatorConnector
 from payplane.config import Settings
 from payplane.services.events import EventService
 from payplane.services.payment_intents import PaymentIntentService
+from payplane.services.refunds import RefundService
+from payplane.services.runner import AttemptRunner
 
 
 @dataclass
@@ -22,7 +24,9 @@ class Container:
     pool: AsyncConnectionPool
     uow: PgUnitOfWorkFactory
     connector: SimulatorConnector
+    runner: AttemptRunner
     payment_intents: PaymentIntentService
+    refunds: RefundService
     events: EventService
 
     async def aclose(self) -> None:
@@ -55,7 +59,20 @@ async def build(settings: Settings) -> Container:
             reset_seconds=settings.breaker_reset_seconds,
         ),
     )
-    payment_intents = PaymentIntentService(
-        uow, connector, SystemClock(), lock_seconds=settings.idempotency_lock_seconds
+    runner = AttemptRunner(
+        uow,
+        connector,
+        SystemClock(),
+        lock_seconds=settings.idempotency_lock_seconds,
+        capture_window=settings.authorization_validity_seconds,
     )
-    return Container(settings, pool, uow, connector, payment_intents, EventService(uow))
+    return Container(
+        settings=settings,
+        pool=pool,
+        uow=uow,
+        connector=connector,
+        runner=runner,
+        payment_intents=PaymentIntentService(runner),
+        refunds=RefundService(runner),
+        events=EventService(uow),
+    )

@@ -11,8 +11,12 @@ from hypothesis import strategies as st
 from payplane.domain.attempt import Attempt, AttemptKind, AttemptStatus
 from payplane.domain.errors import CardError
 from payplane.domain.payment_intent import CaptureMethod, PaymentError, PaymentIntent, Status
-from payplane.services.orchestrator import charge_object, render
-from payplane.services.responses import error_body, fingerprint
+from payplane.services.orchestrator import charge_object, render_attempt
+from payplane.services.responses import Response, error_body, fingerprint
+
+
+def render(pi: PaymentIntent, attempt: Attempt) -> Response:
+    return render_attempt(pi.as_stripe_object(), attempt)
 
 
 def intent(status: Status = Status.SUCCEEDED, **extra: Any) -> PaymentIntent:

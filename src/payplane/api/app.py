@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from payplane.api import errors, events, payment_intents
+from payplane.api import errors, events, payment_intents, refunds
 from payplane.api.auth import Authenticator
 from payplane.api.errors import stripe_json
 from payplane.config import Settings, get_settings
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.container = container
         app.state.payment_intents = container.payment_intents
         app.state.events = container.events
+        app.state.refunds = container.refunds
         app.state.authenticate = Authenticator(container.pool)
         try:
             yield
@@ -63,5 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(payment_intents.router)
+    app.include_router(refunds.router)
     app.include_router(events.router)
     return app

@@ -140,3 +140,23 @@ class ListPaymentIntents(ListParams):
 
 class ListEvents(ListParams):
     type: str | None = None
+
+
+class CreateRefund(StripeParams):
+    payment_intent: Annotated[str, Field(min_length=1, max_length=255)]
+    amount: Integer | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
+    metadata: Metadata | None = None
+
+
+class UpdateRefund(StripeParams):
+    metadata: Metadata | None = None
+
+
+class CancelRefund(StripeParams):
+    pass
+
+
+class ListRefunds(ListParams):
+    payment_intent: str | None = None

@@ -11,6 +11,8 @@ class AttemptKind(StrEnum):
     AUTHORIZE = "authorize"
     CAPTURE = "capture"
     VOID = "void"
+    REFUND = "refund"
+    REFUND_CANCEL = "refund_cancel"
 
 
 class AttemptStatus(StrEnum):
@@ -40,4 +42,5 @@ class Attempt:
     reason: str | None = None  # why the call was made, e.g. a void's cancellation_reason
     psp_reference: str | None = None
     charge_id: str | None = None
+    refund_id: str | None = None
     error: dict[str, Any] | None = None

@@ -58,8 +58,14 @@ class UnsupportedCurrency(InvalidRequest):
 
 
 class UnexpectedState(InvalidRequest):
-    def __init__(self, message: str, *, code: str = "payment_intent_unexpected_state") -> None:
-        super().__init__(message, code=code)
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "payment_intent_unexpected_state",
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, param=param)
 
 
 class PspRefused(InvalidRequest):

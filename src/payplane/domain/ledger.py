@@ -39,6 +39,10 @@ class JournalKind(StrEnum):
     CAPTURE = "capture"
     VOID = "void"
     EXPIRY = "expiry"
+    REFUND = "refund"
+    REFUND_REVERSAL = "refund_reversal"
+    CHARGEBACK = "chargeback"
+    CHARGEBACK_REVERSAL = "chargeback_reversal"
 
 
 def merchant_account(merchant_id: str, currency: str, purpose: str) -> str:
@@ -131,4 +135,69 @@ def capture(hold: Hold, payment_intent_id: str, captured: Money) -> Journal:
 def void(hold: Hold, payment_intent_id: str, *, kind: JournalKind = JournalKind.VOID) -> Journal:
     journal = Journal(kind, payment_intent_id, resolves_hold_id=hold.id)
     _release(journal, hold)
+    return journal
+
+
+def refund(merchant_id: str, connector: str, payment_intent_id: str, money: Money) -> Journal:
+    """The PSP accepted a refund: the merchant owes the customer, the PSP pays it out."""
+    journal = Journal(JournalKind.REFUND, payment_intent_id)
+    cur = money.currency
+    journal.move(
+        money,
+        debit=merchant_account(merchant_id, cur, "payable"),
+        credit=psp_account(connector, cur, "receivable"),
+        entry_type=EntryType.REFUND,
+    )
+    return journal
+
+
+def refund_reversal(
+    merchant_id: str, connector: str, payment_intent_id: str, money: Money
+) -> Journal:
+    """A booked refund failed or was canceled later: new entries undo it, nothing is edited."""
+    journal = Journal(JournalKind.REFUND_REVERSAL, payment_intent_id)
+    cur = money.currency
+    journal.move(
+        money,
+        debit=psp_account(connector, cur, "receivable"),
+        credit=merchant_account(merchant_id, cur, "payable"),
+        entry_type=EntryType.REFUND,
+    )
+    return journal
+
+
+def chargeback(
+    merchant_id: str, connector: str, payment_intent_id: str, disputed: Money, fee: Money
+) -> Journal:
+    """Funds withdrawn for a dispute; the PSP's dispute fee is booked apart from the amount."""
+    journal = Journal(JournalKind.CHARGEBACK, payment_intent_id)
+    cur = disputed.currency
+    journal.move(
+        disputed,
+        debit=merchant_account(merchant_id, cur, "payable"),
+        credit=psp_account(connector, cur, "receivable"),
+        entry_type=EntryType.CHARGEBACK,
+    )
+    if fee.amount:
+        journal.move(
+            fee,
+            debit=merchant_account(merchant_id, fee.currency, "fees"),
+            credit=psp_account(connector, fee.currency, "receivable"),
+            entry_type=EntryType.FEE,
+        )
+    return journal
+
+
+def chargeback_reversal(
+    merchant_id: str, connector: str, payment_intent_id: str, disputed: Money
+) -> Journal:
+    """A won dispute reinstates the disputed amount; the fee stays charged."""
+    journal = Journal(JournalKind.CHARGEBACK_REVERSAL, payment_intent_id)
+    cur = disputed.currency
+    journal.move(
+        disputed,
+        debit=psp_account(connector, cur, "receivable"),
+        credit=merchant_account(merchant_id, cur, "payable"),
+        entry_type=EntryType.CHARGEBACK,
+    )
     return journal

@@ -87,6 +87,9 @@ _VERBS: dict[Trigger, tuple[str, str]] = {
     Trigger.ATTACH_PAYMENT_METHOD: ("update", "updated"),
 }
 
+# cancellation_reason of an authorization canceled because it expired uncaptured.
+AUTOMATIC = "automatic"
+
 UPDATABLE = frozenset({Status.REQUIRES_PAYMENT_METHOD, Status.REQUIRES_CONFIRMATION})
 
 
@@ -148,6 +151,8 @@ class PaymentIntent:
     last_payment_error: PaymentError | None = None
     amount_capturable: int = 0
     amount_received: int = 0
+    amount_refunded: int = 0  # pending and succeeded refunds
+    capture_before: int | None = None  # an uncaptured authorization expires then
     latest_charge: str | None = None
     canceled_at: int | None = None
     cancellation_reason: str | None = None
@@ -194,7 +199,7 @@ class PaymentIntent:
         self.last_payment_error = None
         self.events.append("payment_intent.processing")
 
-    def authorized(self, charge_id: str) -> None:
+    def authorized(self, charge_id: str, *, capture_before: int | None = None) -> None:
         if self.capture_method is CaptureMethod.AUTOMATIC:
             self._move(Trigger.AUTHORIZE_AND_CAPTURE)
             self.amount_received = self.amount
@@ -202,6 +207,7 @@ class PaymentIntent:
         else:
             self._move(Trigger.AUTHORIZE)
             self.amount_capturable = self.amount
+            self.capture_before = capture_before
             self.events += ["charge.succeeded", "payment_intent.amount_capturable_updated"]
         self.latest_charge = charge_id
 
@@ -239,6 +245,45 @@ class PaymentIntent:
         self.amount_capturable = 0
         self.events += ["charge.captured", "payment_intent.succeeded"]
 
+    def reserve_refund(self, amount: int | None) -> int:
+        """Count a new refund against what is left to refund; returns the refund's amount."""
+        if self.status is not Status.SUCCEEDED:
+            hint = (
+                " Cancel the PaymentIntent to release the uncaptured authorization instead."
+                if self.status is Status.REQUIRES_CAPTURE
+                else ""
+            )
+            raise UnexpectedState(
+                f"This PaymentIntent has a status of {self.status.value} and no captured "
+                f"charge to refund.{hint}",
+                param="payment_intent",
+            )
+        remaining = self.amount_received - self.amount_refunded
+        refund = remaining if amount is None else amount
+        if refund < 1 and amount is None:
+            raise InvalidAmount(
+                "amount",
+                "This PaymentIntent has been fully refunded already.",
+                code="charge_already_refunded",
+            )
+        if refund < 1:
+            raise InvalidAmount("amount", "This value must be greater than or equal to 1.")
+        if refund > remaining:
+            raise InvalidAmount(
+                "amount",
+                f"Refund amount ({refund}) is greater than the unrefunded amount on the "
+                f"PaymentIntent ({remaining}).",
+                code="amount_too_large",
+            )
+        self.amount_refunded += refund
+        return refund
+
+    def release_refund(self, amount: int) -> None:
+        """A refund failed or was canceled: its amount is refundable again."""
+        if not 0 < amount <= self.amount_refunded:
+            raise ValueError("cannot release more than is reserved for refunds")
+        self.amount_refunded -= amount
+
     def check_cancel(self) -> None:
         next_status(self.status, Trigger.CANCEL)
 
@@ -256,6 +301,7 @@ class PaymentIntent:
             "amount": self.amount,
             "amount_capturable": self.amount_capturable,
             "amount_received": self.amount_received,
+            "amount_refunded": self.amount_refunded,
             "capture_method": self.capture_method.value,
             "canceled_at": self.canceled_at,
             "cancellation_reason": self.cancellation_reason,
@@ -274,6 +320,33 @@ class PaymentIntent:
             "payment_method": self.payment_method,
             "payment_method_types": ["card"],
             "status": self.status.value,
+        }
+
+    def as_charge_object(
+        self,
+        *,
+        payment_method: str | None,
+        failure_code: str | None = None,
+        failure_message: str | None = None,
+    ) -> dict[str, Any]:
+        """The charge behind latest_charge, as the charge.* events carry it."""
+        failed = failure_code is not None or failure_message is not None
+        return {
+            "id": self.latest_charge,
+            "object": "charge",
+            "amount": self.amount,
+            "amount_captured": self.amount_received,
+            "amount_refunded": self.amount_refunded,
+            "captured": self.amount_received > 0,
+            "currency": self.currency,
+            "failure_code": failure_code,
+            "failure_message": failure_message,
+            "livemode": self.livemode,
+            "paid": not failed,
+            "payment_intent": self.id,
+            "payment_method": payment_method,
+            "refunded": self.amount_received > 0 and self.amount_refunded == self.amount_received,
+            "status": "failed" if failed else "succeeded",
         }
 
 

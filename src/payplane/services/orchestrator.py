@@ -13,9 +13,10 @@ from typing import Any
 from payplane.domain import ledger
 from payplane.domain.attempt import Attempt, AttemptKind, AttemptStatus
 from payplane.domain.errors import CardError, PspRefused, PspUnavailable
-from payplane.domain.ledger import Hold
+from payplane.domain.ledger import Hold, JournalKind
 from payplane.domain.money import Money
-from payplane.domain.payment_intent import PaymentError, PaymentIntent
+from payplane.domain.payment_intent import AUTOMATIC, PaymentError, PaymentIntent, Trigger
+from payplane.services import refund_outcomes
 from payplane.services.ports import (
     Clock,
     PspConnector,
@@ -27,27 +28,30 @@ from payplane.services.ports import (
 from payplane.services.responses import Response, error_body
 
 
-async def send(connector: PspConnector, attempt: Attempt, intent_id: str) -> PspResult:
+async def send(connector: PspConnector, attempt: Attempt) -> PspResult:
+    key = attempt.psp_idempotency_key
     if attempt.kind is AttemptKind.AUTHORIZE:
         assert attempt.payment_method is not None
         return await connector.authorize(
-            idempotency_key=attempt.psp_idempotency_key,
+            idempotency_key=key,
             amount=attempt.amount,
             currency=attempt.currency,
             payment_method=attempt.payment_method,
-            merchant_reference=intent_id,
+            merchant_reference=attempt.payment_intent_id,
             capture=attempt.capture,
         )
     assert attempt.psp_reference is not None
     if attempt.kind is AttemptKind.CAPTURE:
         return await connector.capture(
-            idempotency_key=attempt.psp_idempotency_key,
-            psp_reference=attempt.psp_reference,
-            amount=attempt.amount,
+            idempotency_key=key, psp_reference=attempt.psp_reference, amount=attempt.amount
         )
-    return await connector.void(
-        idempotency_key=attempt.psp_idempotency_key, psp_reference=attempt.psp_reference
-    )
+    if attempt.kind is AttemptKind.VOID:
+        return await connector.void(idempotency_key=key, psp_reference=attempt.psp_reference)
+    if attempt.kind is AttemptKind.REFUND:
+        return await connector.refund(
+            idempotency_key=key, psp_reference=attempt.psp_reference, amount=attempt.amount
+        )
+    return await connector.cancel_refund(idempotency_key=key, psp_refund_id=attempt.psp_reference)
 
 
 async def record_events(
@@ -70,9 +74,14 @@ async def apply_result(
     intent: PaymentIntent,
     attempt: Attempt,
     result: PspResult,
+    *,
+    capture_window: int,
 ) -> None:
     """Apply a PSP outcome to a locked intent and attempt; a no-op once the attempt is closed."""
     if not attempt.status.is_open:
+        return
+    if attempt.refund_id is not None:
+        await refund_outcomes.apply(uow, ctx, intent, attempt, result)
         return
     before = intent.status
     if result.outcome is PspOutcome.UNKNOWN:
@@ -82,7 +91,7 @@ async def apply_result(
     if result.outcome is PspOutcome.SUCCEEDED:
         attempt.status = AttemptStatus.SUCCEEDED
         attempt.psp_reference = result.psp_reference or attempt.psp_reference
-        await _succeeded(uow, clock, intent, attempt)
+        await _succeeded(uow, clock, intent, attempt, capture_window)
     else:
         attempt.status = AttemptStatus.FAILED
         attempt.error = {
@@ -116,7 +125,7 @@ async def apply_result(
 
 
 async def _succeeded(
-    uow: UnitOfWork, clock: Clock, intent: PaymentIntent, attempt: Attempt
+    uow: UnitOfWork, clock: Clock, intent: PaymentIntent, attempt: Attempt, capture_window: int
 ) -> None:
     if attempt.kind is AttemptKind.AUTHORIZE:
         hold = Hold(
@@ -129,7 +138,7 @@ async def _succeeded(
         if attempt.capture:
             await uow.ledger.post(ledger.capture(hold, intent.id, hold.money))
         assert attempt.charge_id is not None
-        intent.authorized(attempt.charge_id)
+        intent.authorized(attempt.charge_id, capture_before=clock.now() + capture_window)
         return
     open_hold = await uow.ledger.open_hold(intent.id)
     assert open_hold is not None, "a requires_capture intent always has an open hold"
@@ -140,8 +149,12 @@ async def _succeeded(
         )
         intent.captured(attempt.amount)
     else:
-        await uow.ledger.post(ledger.void(hold, intent.id))
-        intent.canceled(attempt.reason, clock.now())
+        # Stripe's cancellation_reason "automatic" is an authorization that ran out of time.
+        expired = attempt.reason == AUTOMATIC
+        kind = JournalKind.EXPIRY if expired else JournalKind.VOID
+        await uow.ledger.post(ledger.void(hold, intent.id, kind=kind))
+        trigger = Trigger.EXPIRE if expired else Trigger.CANCEL
+        intent.canceled(attempt.reason, clock.now(), trigger=trigger)
 
 
 def _payment_error(result: PspResult, payment_method: str | None) -> PaymentError:
@@ -154,9 +167,17 @@ def _payment_error(result: PspResult, payment_method: str | None) -> PaymentErro
     )
 
 
-def render(intent: PaymentIntent, attempt: Attempt) -> Response:
+async def render(uow: UnitOfWork, intent: PaymentIntent, attempt: Attempt) -> Response:
     """The HTTP answer to the request that made `attempt`, given where things stand now."""
-    obj = intent.as_stripe_object()
+    if attempt.refund_id is not None:
+        refund = await uow.refunds.get(None, attempt.refund_id)
+        return render_attempt(refund.as_stripe_object(), attempt)
+    return render_attempt(intent.as_stripe_object(), attempt)
+
+
+def render_attempt(obj: dict[str, Any], attempt: Attempt) -> Response:
+    """Render an attempt's outcome around `obj`, the object the request was about."""
+    about = {obj["object"]: obj}
     if attempt.status is AttemptStatus.SUCCEEDED:
         return Response(200, obj)
     if attempt.status.is_open:
@@ -166,7 +187,7 @@ def render(intent: PaymentIntent, attempt: Attempt) -> Response:
                 PspUnavailable(
                     "The payment processor did not answer in time. Payplane is confirming the "
                     "outcome with it; retry with the same Idempotency-Key or retrieve the "
-                    "PaymentIntent later.",
+                    "object later.",
                     code="psp_outcome_unknown",
                 )
             ),
@@ -178,17 +199,18 @@ def render(intent: PaymentIntent, attempt: Attempt) -> Response:
             code=error.get("code") or "card_declined",
             decline_code=error.get("decline_code"),
         )
-        return Response(402, error_body(card_error, payment_intent=obj, charge=attempt.charge_id))
+        return Response(402, error_body(card_error, charge=attempt.charge_id, **about))
     if error.get("outcome") == PspOutcome.DECLINED.value:
         refused = PspRefused(
             error.get("message") or "The payment processor refused.", code=error.get("code")
         )
-        return Response(400, error_body(refused, payment_intent=obj))
+        return Response(400, error_body(refused, **about))
     return Response(
         502,
         error_body(
             PspUnavailable(
-                "The payment processor could not be reached; nothing was charged. Try again.",
+                "The payment processor could not be reached and did nothing: nothing was charged "
+                "or refunded. Try again.",
                 code="psp_unavailable",
             )
         ),
@@ -197,20 +219,9 @@ def render(intent: PaymentIntent, attempt: Attempt) -> Response:
 
 def charge_object(intent: PaymentIntent, attempt: Attempt) -> dict[str, Any]:
     """The charge behind intent.latest_charge, as the charge.* events carry it."""
-    failed = attempt.status is AttemptStatus.FAILED
-    error = attempt.error or {}
-    return {
-        "id": intent.latest_charge,
-        "object": "charge",
-        "amount": intent.amount,
-        "amount_captured": intent.amount_received,
-        "captured": intent.amount_received > 0,
-        "currency": intent.currency,
-        "paid": not failed,
-        "payment_intent": intent.id,
-        "payment_method": attempt.payment_method,
-        "status": "failed" if failed else "succeeded",
-        "failure_code": error.get("code") if failed else None,
-        "failure_message": error.get("message") if failed else None,
-        "livemode": intent.livemode,
-    }
+    error = (attempt.error or {}) if attempt.status is AttemptStatus.FAILED else {}
+    return intent.as_charge_object(
+        payment_method=attempt.payment_method,
+        failure_code=error.get("code"),
+        failure_message=error.get("message"),
+    )

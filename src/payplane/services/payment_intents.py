@@ -1,13 +1,11 @@
-"""PaymentIntent use cases: create, update, confirm, capture, cancel, retrieve, list, resolve.
+"""PaymentIntent use cases: create, update, confirm, capture, cancel, retrieve, list, expire.
 
-Each mutating use case is a `prepare` step run in the transaction that claims the idempotency
-key; when it needs the PSP it returns a committed attempt, which `_complete` sends and applies in
-a second transaction. Nothing here commits outside that pattern, and nothing here knows SQL.
+Each mutating use case is a `prepare` step that AttemptRunner runs in the transaction claiming
+the idempotency key; when it needs the PSP it returns an attempt for the runner to send.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,23 +13,12 @@ from payplane.domain.attempt import Attempt, AttemptKind, AttemptStatus
 from payplane.domain.errors import UnexpectedState
 from payplane.domain.ids import new_id
 from payplane.domain.money import check_amount, normalize_currency
-from payplane.domain.payment_intent import CaptureMethod, PaymentIntent, Status
-from payplane.services import idempotency, orchestrator
-from payplane.services.idempotency import ATTEMPT_CREATED, RequestShape
-from payplane.services.ports import (
-    ClaimState,
-    Clock,
-    ListQuery,
-    Page,
-    PspConnector,
-    PspOutcome,
-    RequestContext,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from payplane.domain.payment_intent import AUTOMATIC, CaptureMethod, PaymentIntent, Status
+from payplane.services import orchestrator
+from payplane.services.idempotency import RequestShape
+from payplane.services.ports import ListQuery, Page, RequestContext, UnitOfWork
 from payplane.services.responses import Response
-
-Prepare = Callable[[UnitOfWork], Awaitable["Response | Attempt"]]
+from payplane.services.runner import AttemptRunner
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +34,10 @@ class CreateParams:
 
 
 class PaymentIntentService:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        connector: PspConnector,
-        clock: Clock,
-        *,
-        lock_seconds: float,
-    ) -> None:
-        self._uow = uow
-        self._connector = connector
-        self._clock = clock
-        self._lock_seconds = lock_seconds
+    def __init__(self, runner: AttemptRunner) -> None:
+        self._runner = runner
+        self._uow = runner.uow
+        self._clock = runner.clock
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -109,7 +88,7 @@ class PaymentIntentService:
                 return await self._begin_confirmation(uow, ctx, intent)
             return Response(200, intent.as_stripe_object())
 
-        return await self._execute(ctx, shape, prepare)
+        return await self._runner.execute(ctx, shape, prepare)
 
     async def update(
         self, ctx: RequestContext, shape: RequestShape, intent_id: str, changes: dict[str, Any]
@@ -134,7 +113,7 @@ class PaymentIntentService:
             )
             return Response(200, intent.as_stripe_object())
 
-        return await self._execute(ctx, shape, prepare)
+        return await self._runner.execute(ctx, shape, prepare)
 
     async def confirm(
         self, ctx: RequestContext, shape: RequestShape, intent_id: str, payment_method: str | None
@@ -145,7 +124,7 @@ class PaymentIntentService:
                 intent.update({"payment_method": payment_method})
             return await self._begin_confirmation(uow, ctx, intent)
 
-        return await self._execute(ctx, shape, prepare)
+        return await self._runner.execute(ctx, shape, prepare)
 
     async def capture(
         self, ctx: RequestContext, shape: RequestShape, intent_id: str, amount: int | None
@@ -157,7 +136,7 @@ class PaymentIntentService:
                 uow, ctx, intent, AttemptKind.CAPTURE, to_capture, reason=None
             )
 
-        return await self._execute(ctx, shape, prepare)
+        return await self._runner.execute(ctx, shape, prepare)
 
     async def cancel(
         self, ctx: RequestContext, shape: RequestShape, intent_id: str, reason: str | None
@@ -185,36 +164,26 @@ class PaymentIntentService:
             )
             return Response(200, intent.as_stripe_object())
 
-        return await self._execute(ctx, shape, prepare)
+        return await self._runner.execute(ctx, shape, prepare)
 
-    # -- the resolver -----------------------------------------------------------------------
+    # -- background ---------------------------------------------------------------------
 
-    async def resolve_due(self, *, limit: int, min_age_seconds: float) -> int:
-        """Ask the PSP about attempts left open by timeouts or crashes; returns how many closed."""
+    async def expire_authorizations(self, *, limit: int) -> int:
+        """Void authorizations nobody captured in time (cancellation_reason automatic)."""
         async with self._uow() as uow:
-            due = await uow.attempts.due(limit=limit, min_age_seconds=min_age_seconds)
+            expired = []
+            for intent in await uow.intents.expiring(now=self._clock.now(), limit=limit):
+                if any(a.status.is_open for a in await uow.attempts.for_intent(intent.id)):
+                    continue  # a capture or cancel is in flight: let it finish first
+                ctx = RequestContext(intent.merchant_id, "system:expiry", new_id("req"))
+                attempt = await self._new_attempt(
+                    uow, ctx, intent, AttemptKind.VOID, intent.amount_capturable, reason=AUTOMATIC
+                )
+                expired.append((ctx, attempt))
             await uow.commit()
-        closed = 0
-        for attempt in due:
-            result = await self._connector.lookup(attempt.psp_idempotency_key)
-            if result.outcome is PspOutcome.NOT_APPLIED:
-                # The PSP never saw it. Sending it now under the same key is safe: if the
-                # original is still on its way, the PSP runs only one of the two.
-                result = await orchestrator.send(
-                    self._connector, attempt, attempt.payment_intent_id
-                )
-            if result.outcome in (PspOutcome.UNKNOWN, PspOutcome.NOT_APPLIED):
-                continue
-            ctx = RequestContext(attempt.merchant_id, "system:resolver", new_id("req"))
-            async with self._uow() as uow:
-                intent = await uow.intents.get(
-                    attempt.merchant_id, attempt.payment_intent_id, lock=True
-                )
-                locked = await uow.attempts.get(attempt.id, lock=True)
-                await orchestrator.apply_result(uow, ctx, self._clock, intent, locked, result)
-                await uow.commit()
-            closed += 1
-        return closed
+        for ctx, attempt in expired:
+            await self._runner.complete(ctx, attempt)
+        return len(expired)
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -229,7 +198,7 @@ class PaymentIntentService:
             merchant_id=intent.merchant_id,
             kind=AttemptKind.AUTHORIZE,
             status=AttemptStatus.PENDING,
-            connector=self._connector.name,
+            connector=self._runner.connector.name,
             psp_idempotency_key="",
             amount=intent.amount,
             currency=intent.currency,
@@ -298,46 +267,3 @@ class PaymentIntentService:
             detail={"attempt": attempt.id, "amount": amount, "reason": reason},
         )
         return attempt
-
-    async def _execute(
-        self, ctx: RequestContext, shape: RequestShape, prepare: Prepare
-    ) -> Response:
-        async with self._uow() as uow:
-            claimed = await idempotency.claim(uow, ctx, shape, self._lock_seconds)
-            if claimed is not None and claimed.state is ClaimState.REPLAY:
-                return idempotency.replay(claimed)
-            if claimed is not None and claimed.state is ClaimState.RESUME:
-                assert claimed.attempt_id is not None, "keys are stored with their first attempt"
-                await uow.commit()
-                async with self._uow() as read:
-                    attempt = await read.attempts.get(claimed.attempt_id)
-                return await self._complete(ctx, attempt)
-            outcome = await prepare(uow)
-            if isinstance(outcome, Response):
-                await idempotency.finish(uow, ctx, outcome)
-                await uow.commit()
-                return outcome
-            if ctx.idempotency_key is not None:
-                await uow.idempotency.checkpoint(ctx, ATTEMPT_CREATED, outcome.id)
-            await uow.commit()
-        return await self._complete(ctx, outcome)
-
-    async def _complete(self, ctx: RequestContext, attempt: Attempt) -> Response:
-        """Send a committed attempt (unless something already closed it) and apply the answer."""
-        result = None
-        if attempt.status.is_open:
-            result = await orchestrator.send(self._connector, attempt, attempt.payment_intent_id)
-        async with self._uow() as uow:
-            intent = await uow.intents.get(ctx.merchant_id, attempt.payment_intent_id, lock=True)
-            attempt = await uow.attempts.get(attempt.id, lock=True)
-            if result is not None:
-                await orchestrator.apply_result(uow, ctx, self._clock, intent, attempt, result)
-            response = orchestrator.render(intent, attempt)
-            if ctx.idempotency_key is not None:
-                if attempt.status.is_open:
-                    # No answer yet: a retry with this key resumes and asks the PSP again.
-                    await uow.idempotency.release(ctx)
-                else:
-                    await idempotency.finish(uow, ctx, response)
-            await uow.commit()
-        return response

@@ -11,8 +11,10 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from payplane.domain.attempt import Attempt
+from payplane.domain.dispute import Dispute
 from payplane.domain.ledger import Hold, Journal
 from payplane.domain.payment_intent import PaymentIntent
+from payplane.domain.refund import Refund
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,42 @@ class PaymentIntents(Protocol):
         ...
 
     async def save(self, intent: PaymentIntent) -> None: ...
+    async def expiring(self, *, now: int, limit: int) -> list[PaymentIntent]:
+        """Authorizations past capture_before, locked (SKIP LOCKED) for this caller."""
+        ...
+
     async def list(self, merchant_id: str, query: ListQuery) -> Page: ...
+
+
+class Refunds(Protocol):
+    async def add(self, refund: Refund) -> None: ...
+    async def get(
+        self, merchant_id: str | None, refund_id: str, *, lock: bool = False
+    ) -> Refund: ...
+    async def save(self, refund: Refund) -> None: ...
+    async def for_intent(self, intent_id: str) -> list[Refund]: ...
+    async def pending_due(self, *, limit: int) -> list[Refund]:
+        """Pending refunds the PSP has accepted, due for a status check; claimed with backoff."""
+        ...
+
+    async def list(self, merchant_id: str, query: ListQuery) -> Page: ...
+
+
+class Disputes(Protocol):
+    async def add(self, dispute: Dispute) -> None: ...
+    async def get(self, merchant_id: str, dispute_id: str, *, lock: bool = False) -> Dispute: ...
+    async def find_by_psp_id(
+        self, connector: str, psp_dispute_id: str, *, lock: bool = False
+    ) -> Dispute | None: ...
+    async def save(self, dispute: Dispute) -> None: ...
+    async def list(self, merchant_id: str, query: ListQuery) -> Page: ...
+
+
+class Cursors(Protocol):
+    """Positions in PSP feeds (e.g. disputes changed since N), advanced after processing."""
+
+    async def get(self, connector: str, feed: str) -> int: ...
+    async def advance(self, connector: str, feed: str, position: int) -> None: ...
 
 
 class Attempts(Protocol):
@@ -131,13 +168,14 @@ class IdempotencyKeys(Protocol):
         ...
 
 
-
-
 class UnitOfWork(Protocol):
     """One database transaction. Leaving the block without commit() rolls back."""
 
     intents: PaymentIntents
     attempts: Attempts
+    refunds: Refunds
+    disputes: Disputes
+    cursors: Cursors
     ledger: Ledger
     outbox: Outbox
     audit: AuditTrail
@@ -171,6 +209,32 @@ class PspResult:
     decline_code: str | None = None
     error_code: str | None = None
     message: str | None = None
+    status: str | None = None  # the PSP object's own status, e.g. a refund's "pending"
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PspDispute:
+    """A dispute as the PSP reports it; change_seq orders its changes."""
+
+    psp_id: str
+    merchant_reference: str
+    amount: int
+    currency: str
+    fee: int
+    reason: str
+    status: str
+    evidence: dict[str, str]
+    evidence_submitted: bool
+    evidence_due_by: int | None
+    created: int
+    change_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeFeed:
+    disputes: list[PspDispute]
+    has_more: bool
 
 
 class PspConnector(Protocol):
@@ -192,6 +256,16 @@ class PspConnector(Protocol):
         self, *, idempotency_key: str, psp_reference: str, amount: int
     ) -> PspResult: ...
     async def void(self, *, idempotency_key: str, psp_reference: str) -> PspResult: ...
+    async def refund(
+        self, *, idempotency_key: str, psp_reference: str, amount: int
+    ) -> PspResult: ...
+    async def refund_status(self, psp_refund_id: str) -> PspResult: ...
+    async def cancel_refund(self, *, idempotency_key: str, psp_refund_id: str) -> PspResult: ...
+    async def disputes_changed(self, *, after: int, limit: int) -> DisputeFeed: ...
+    async def submit_dispute_evidence(
+        self, *, idempotency_key: str, psp_dispute_id: str, evidence: dict[str, str], submit: bool
+    ) -> PspDispute: ...
+    async def close_dispute(self, *, idempotency_key: str, psp_dispute_id: str) -> PspDispute: ...
     async def lookup(self, idempotency_key: str) -> PspResult:
         """What became of the operation sent with this key (UNKNOWN if the PSP cannot say)."""
         ...

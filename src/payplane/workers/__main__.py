@@ -1,4 +1,4 @@
-"""`python -m payplane.workers`: the worker process (resolver now; relay and more later)."""
+"""`python -m payplane.workers`: the worker process running every background job."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import uvloop
 from payplane.config import get_settings
 from payplane.logging import configure_logging
 from payplane.wiring import build
-from payplane.workers.resolver import run_resolver
+from payplane.workers.loop import run_periodically
 
 
 async def _main() -> None:
@@ -20,15 +20,23 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    resolver = asyncio.create_task(
-        run_resolver(
-            container.payment_intents,
-            interval=settings.resolver_interval_seconds,
-            min_age_seconds=settings.resolver_min_age_seconds,
+    jobs = {
+        "resolver": lambda: container.runner.resolve_due(
+            limit=50, min_age_seconds=settings.resolver_min_age_seconds
+        ),
+        "refund_follow": lambda: container.refunds.follow_pending(limit=50),
+        "authorization_expiry": lambda: container.payment_intents.expire_authorizations(limit=50),
+    }
+    tasks = [
+        asyncio.create_task(
+            run_periodically(name, job, interval=settings.resolver_interval_seconds)
         )
-    )
+        for name, job in jobs.items()
+    ]
     await stop.wait()
-    resolver.cancel()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await container.aclose()
 
 

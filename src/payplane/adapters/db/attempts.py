@@ -26,6 +26,7 @@ _COLUMNS = (
     "capture",
     "reason",
     "error",
+    "refund_id",
 )
 _INSERT = (
     f"INSERT INTO payment_attempts ({', '.join(_COLUMNS)}) "
@@ -50,6 +51,7 @@ def _params(attempt: Attempt) -> dict[str, Any]:
         "capture": attempt.capture,
         "reason": attempt.reason,
         "error": Jsonb(attempt.error) if attempt.error is not None else None,
+        "refund_id": attempt.refund_id,
     }
 
 
@@ -70,6 +72,7 @@ def to_attempt(row: dict[str, Any]) -> Attempt:
         psp_reference=row["psp_reference"],
         charge_id=row["charge_id"],
         error=row["error"],
+        refund_id=row["refund_id"],
     )
 
 

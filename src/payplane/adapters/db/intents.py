@@ -27,6 +27,8 @@ _COLUMNS = (
     "last_payment_error",
     "amount_capturable",
     "amount_received",
+    "amount_refunded",
+    "capture_before",
     "latest_charge",
     "connector",
     "created",
@@ -61,6 +63,8 @@ def _params(intent: PaymentIntent) -> dict[str, Any]:
         "last_payment_error": Jsonb(error.as_dict()) if error else None,
         "amount_capturable": intent.amount_capturable,
         "amount_received": intent.amount_received,
+        "amount_refunded": intent.amount_refunded,
+        "capture_before": intent.capture_before,
         "latest_charge": intent.latest_charge,
         # One connector until routing arrives; the attempt records which one was used.
         "connector": "simulator",
@@ -98,6 +102,8 @@ def to_intent(row: dict[str, Any]) -> PaymentIntent:
         ),
         amount_capturable=row["amount_capturable"],
         amount_received=row["amount_received"],
+        amount_refunded=row["amount_refunded"],
+        capture_before=row["capture_before"],
         latest_charge=row["latest_charge"],
         canceled_at=row["canceled_at"],
         cancellation_reason=row["cancellation_reason"],
@@ -129,6 +135,15 @@ class PgPaymentIntents:
 
     async def save(self, intent: PaymentIntent) -> None:
         await self._conn.execute(_UPDATE, _params(intent))
+
+    async def expiring(self, *, now: int, limit: int) -> list[PaymentIntent]:
+        cur = self._conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "SELECT * FROM payment_intents WHERE status = 'requires_capture' "
+            "AND capture_before <= %s ORDER BY capture_before LIMIT %s FOR UPDATE SKIP LOCKED",
+            (now, limit),
+        )
+        return [to_intent(row) for row in await cur.fetchall()]
 
     async def list(self, merchant_id: str, query: ListQuery) -> Page:
         return await page(

@@ -59,24 +59,25 @@ class PgLedger:
                 journal.resolves_hold_id,
             ),
         )
-        rows = [
-            (
-                journal_id,
-                journal.payment_intent_id,
-                await self._account_id(e.account, e.money.currency),
+        columns: list[list[object]] = [[], [], [], [], []]
+        for e in journal.entries:
+            account_id = await self._account_id(e.account, e.money.currency)
+            values = (
+                account_id,
                 e.direction.value,
                 e.money.amount,
                 e.money.currency,
                 e.entry_type.value,
             )
-            for e in journal.entries
-        ]
-        async with self._conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO ledger_entries (journal_id, payment_intent_id, account_id, direction, "
-                "amount, currency, entry_type) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                rows,
-            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        # One statement per journal: the balance trigger then locks its accounts in id order.
+        await self._conn.execute(
+            "INSERT INTO ledger_entries (journal_id, payment_intent_id, account_id, direction, "
+            "amount, currency, entry_type) SELECT %s, %s, * FROM unnest("
+            "%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[])",
+            (journal_id, journal.payment_intent_id, *columns),
+        )
         return journal_id
 
     async def open_hold(self, intent_id: str) -> Hold | None:

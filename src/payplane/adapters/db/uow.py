@@ -14,6 +14,7 @@ from payplane.adapters.db.events import PgOutbox
 from payplane.adapters.db.idempotency import PgIdempotencyKeys
 from payplane.adapters.db.intents import PgPaymentIntents
 from payplane.adapters.db.ledger import PgLedger
+from payplane.adapters.db.refunds import PgRefunds
 from payplane.services.ports import (
     Attempts,
     AuditTrail,
@@ -21,12 +22,14 @@ from payplane.services.ports import (
     Ledger,
     Outbox,
     PaymentIntents,
+    Refunds,
 )
 
 
 class PgUnitOfWork:
     intents: PaymentIntents
     attempts: Attempts
+    refunds: Refunds
     ledger: Ledger
     outbox: Outbox
     audit: AuditTrail
@@ -41,6 +44,7 @@ class PgUnitOfWork:
         self._conn = conn
         self.intents = PgPaymentIntents(conn)
         self.attempts = PgAttempts(conn)
+        self.refunds = PgRefunds(conn)
         self.ledger = PgLedger(conn)
         self.outbox = PgOutbox(conn)
         self.audit = PgAuditTrail(conn)

@@ -7,13 +7,22 @@ from typing import Any
 import httpx
 
 from payplane.adapters.psp.resilience import NotSent, Resilience
-from payplane.services.ports import PspOutcome, PspResult
+from payplane.domain.errors import PspRefused, PspUnavailable
+from payplane.services.ports import DisputeFeed, PspDispute, PspOutcome, PspResult
 
 _SUCCESS_STATUSES = {"authorized", "captured", "voided"}
 
 
 def _result(status_code: int, body: dict[str, Any]) -> PspResult:
     """Read a PSP answer, whether it came from the call itself or from an operation lookup."""
+    if status_code == 200 and body.get("object") == "refund":
+        # Accepted: whether it is pending, succeeded or already failed is the refund's status.
+        return PspResult(
+            PspOutcome.SUCCEEDED,
+            psp_reference=body["id"],
+            status=body["status"],
+            failure_reason=body.get("failure_reason"),
+        )
     if status_code == 200:
         if body.get("status") in _SUCCESS_STATUSES:
             return PspResult(PspOutcome.SUCCEEDED, psp_reference=body["id"])
@@ -117,3 +126,78 @@ class SimulatorConnector:
             return PspResult(PspOutcome.UNKNOWN, message=f"lookup answered {response.status_code}")
         operation = response.json()
         return _result(operation["status_code"], operation["response"])
+
+    async def refund(self, *, idempotency_key: str, psp_reference: str, amount: int) -> PspResult:
+        return await self._post(
+            f"/v1/authorizations/{psp_reference}/refunds", idempotency_key, {"amount": amount}
+        )
+
+    async def refund_status(self, psp_refund_id: str) -> PspResult:
+        try:
+            response = await self._client.get(f"/v1/refunds/{psp_refund_id}")
+        except httpx.HTTPError as exc:
+            return PspResult(PspOutcome.UNKNOWN, message=type(exc).__name__)
+        if response.status_code != 200:
+            return PspResult(PspOutcome.UNKNOWN, message=f"PSP answered {response.status_code}")
+        return _result(200, response.json())
+
+    async def cancel_refund(self, *, idempotency_key: str, psp_refund_id: str) -> PspResult:
+        return await self._post(f"/v1/refunds/{psp_refund_id}/cancel", idempotency_key, {})
+
+    async def disputes_changed(self, *, after: int, limit: int) -> DisputeFeed:
+        response = await self._client.get(
+            "/v1/disputes", params={"changed_after": after, "limit": limit}
+        )
+        response.raise_for_status()
+        body = response.json()
+        return DisputeFeed([_dispute(d) for d in body["data"]], bool(body["has_more"]))
+
+    async def submit_dispute_evidence(
+        self, *, idempotency_key: str, psp_dispute_id: str, evidence: dict[str, str], submit: bool
+    ) -> PspDispute:
+        return await self._dispute_call(
+            f"/v1/disputes/{psp_dispute_id}/evidence",
+            idempotency_key,
+            {"evidence": evidence, "submit": submit},
+        )
+
+    async def close_dispute(self, *, idempotency_key: str, psp_dispute_id: str) -> PspDispute:
+        return await self._dispute_call(f"/v1/disputes/{psp_dispute_id}/close", idempotency_key, {})
+
+    async def _dispute_call(
+        self, path: str, idempotency_key: str, body: dict[str, Any]
+    ) -> PspDispute:
+        try:
+            response = await self._resilience.call(
+                lambda: self._client.post(
+                    path, json=body, headers={"Idempotency-Key": idempotency_key}
+                )
+            )
+        except (NotSent, httpx.HTTPError) as exc:
+            raise PspUnavailable(
+                "The payment processor could not be reached; retry with the same Idempotency-Key.",
+                code="psp_unavailable",
+            ) from exc
+        if response.status_code != 200:
+            error = response.json().get("error") or {}
+            raise PspRefused(
+                error.get("message") or "The payment processor refused.", code=error.get("code")
+            )
+        return _dispute(response.json())
+
+
+def _dispute(body: dict[str, Any]) -> PspDispute:
+    return PspDispute(
+        psp_id=body["id"],
+        merchant_reference=body["merchant_reference"],
+        amount=body["amount"],
+        currency=body["currency"],
+        fee=body.get("fee", 0),
+        reason=body["reason"],
+        status=body["status"],
+        evidence=body.get("evidence") or {},
+        evidence_submitted=bool(body.get("evidence_submitted")),
+        evidence_due_by=body.get("evidence_due_by"),
+        created=body["created"],
+        change_seq=body["change_seq"],
+    )

@@ -1,0 +1,183 @@
+"""Refund use cases: create, update, cancel, retrieve, list, and following pending refunds.
+
+A refund reserves its amount on the intent (amount_refunded) under the intent's row lock, so
+concurrent refunds can never together exceed what was captured; the PSP call then runs as an
+attempt through AttemptRunner, like every other PSP call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from payplane.domain.attempt import Attempt, AttemptKind, AttemptStatus
+from payplane.domain.errors import InvalidRequest
+from payplane.domain.ids import new_id
+from payplane.domain.money import normalize_currency
+from payplane.domain.payment_intent import merge_metadata
+from payplane.domain.refund import Refund, RefundStatus
+from payplane.services import refund_outcomes
+from payplane.services.idempotency import RequestShape
+from payplane.services.ports import ListQuery, Page, PspOutcome, RequestContext, UnitOfWork
+from payplane.services.responses import Response
+from payplane.services.runner import AttemptRunner
+
+
+@dataclass(frozen=True, slots=True)
+class RefundParams:
+    payment_intent: str
+    amount: int | None = None
+    currency: str | None = None
+    reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class RefundService:
+    def __init__(self, runner: AttemptRunner) -> None:
+        self._runner = runner
+        self._uow = runner.uow
+
+    async def retrieve(self, ctx: RequestContext, refund_id: str) -> dict[str, Any]:
+        async with self._uow() as uow:
+            refund = await uow.refunds.get(ctx.merchant_id, refund_id)
+        return refund.as_stripe_object()
+
+    async def list(self, ctx: RequestContext, query: ListQuery) -> Page:
+        async with self._uow() as uow:
+            return await uow.refunds.list(ctx.merchant_id, query)
+
+    async def create(
+        self, ctx: RequestContext, shape: RequestShape, params: RefundParams
+    ) -> Response:
+        async def prepare(uow: UnitOfWork) -> Response | Attempt:
+            intent = await uow.intents.get(ctx.merchant_id, params.payment_intent, lock=True)
+            if params.currency is not None and normalize_currency(params.currency) != (
+                intent.currency
+            ):
+                raise InvalidRequest(
+                    f"The refund currency ({params.currency.lower()}) must be the currency of "
+                    f"the PaymentIntent ({intent.currency}).",
+                    code="parameter_invalid",
+                    param="currency",
+                )
+            amount = intent.reserve_refund(params.amount)
+            authorization = next(
+                a
+                for a in reversed(await uow.attempts.for_intent(intent.id))
+                if a.kind is AttemptKind.AUTHORIZE and a.status is AttemptStatus.SUCCEEDED
+            )
+            refund = Refund(
+                id=new_id("re"),
+                merchant_id=ctx.merchant_id,
+                payment_intent_id=intent.id,
+                amount=amount,
+                currency=intent.currency,
+                status=RefundStatus.PENDING,
+                connector=authorization.connector,
+                created=self._runner.clock.now(),
+                charge=intent.latest_charge,
+                reason=params.reason,
+                metadata=dict(params.metadata),
+            )
+            await uow.refunds.add(refund)
+            await uow.intents.save(intent)
+            await uow.outbox.append(
+                ctx, "refund.created", refund.as_stripe_object(), payment_intent_id=intent.id
+            )
+            await uow.audit.record(
+                ctx,
+                "refund.create",
+                object_type="refund",
+                object_id=refund.id,
+                after=refund.status.value,
+                detail={"payment_intent": intent.id, "amount": amount, "reason": params.reason},
+            )
+            return await self._attempt(uow, refund, AttemptKind.REFUND, authorization.psp_reference)
+
+        return await self._runner.execute(ctx, shape, prepare)
+
+    async def update(
+        self, ctx: RequestContext, shape: RequestShape, refund_id: str, metadata: dict[str, str]
+    ) -> Response:
+        async def prepare(uow: UnitOfWork) -> Response | Attempt:
+            refund = await uow.refunds.get(ctx.merchant_id, refund_id, lock=True)
+            refund.metadata = merge_metadata(refund.metadata, metadata) if metadata else {}
+            await uow.refunds.save(refund)
+            await uow.audit.record(
+                ctx,
+                "refund.update",
+                object_type="refund",
+                object_id=refund.id,
+                detail={"fields": ["metadata"]},
+            )
+            return Response(200, refund.as_stripe_object())
+
+        return await self._runner.execute(ctx, shape, prepare)
+
+    async def cancel(self, ctx: RequestContext, shape: RequestShape, refund_id: str) -> Response:
+        async def prepare(uow: UnitOfWork) -> Response | Attempt:
+            unlocked = await uow.refunds.get(ctx.merchant_id, refund_id)
+            await uow.intents.get(ctx.merchant_id, unlocked.payment_intent_id, lock=True)
+            refund = await uow.refunds.get(ctx.merchant_id, refund_id, lock=True)
+            refund.check_cancel()
+            attempts = await uow.attempts.for_intent(refund.payment_intent_id)
+            if refund.psp_reference is None or any(
+                a.refund_id == refund.id and a.status.is_open for a in attempts
+            ):
+                raise InvalidRequest(
+                    "This refund is still being submitted to the payment processor; retry the "
+                    "cancellation in a moment.",
+                    code="refund_unexpected_state",
+                )
+            await uow.audit.record(
+                ctx,
+                "refund.cancel",
+                object_type="refund",
+                object_id=refund.id,
+                before=refund.status.value,
+            )
+            return await self._attempt(uow, refund, AttemptKind.REFUND_CANCEL, refund.psp_reference)
+
+        return await self._runner.execute(ctx, shape, prepare)
+
+    async def follow_pending(self, *, limit: int) -> int:
+        """Ask the PSP what became of accepted but pending refunds; returns how many settled."""
+        async with self._uow() as uow:
+            due = await uow.refunds.pending_due(limit=limit)
+            await uow.commit()
+        settled = 0
+        for refund in due:
+            assert refund.psp_reference is not None
+            result = await self._runner.connector.refund_status(refund.psp_reference)
+            if result.outcome is not PspOutcome.SUCCEEDED or result.status in (None, "pending"):
+                continue
+            ctx = RequestContext(refund.merchant_id, "system:refund_sync", new_id("req"))
+            async with self._uow() as uow:
+                intent = await uow.intents.get(None, refund.payment_intent_id, lock=True)
+                locked = await uow.refunds.get(None, refund.id, lock=True)
+                await refund_outcomes.settle(
+                    uow, ctx, intent, locked, RefundStatus(result.status), result.failure_reason
+                )
+                await uow.commit()
+            settled += 1
+        return settled
+
+    async def _attempt(
+        self, uow: UnitOfWork, refund: Refund, kind: AttemptKind, psp_reference: str | None
+    ) -> Attempt:
+        attempt_id = new_id("att")
+        attempt = Attempt(
+            id=attempt_id,
+            payment_intent_id=refund.payment_intent_id,
+            merchant_id=refund.merchant_id,
+            kind=kind,
+            status=AttemptStatus.PENDING,
+            connector=refund.connector,
+            psp_idempotency_key=attempt_id,
+            amount=refund.amount,
+            currency=refund.currency,
+            psp_reference=psp_reference,
+            refund_id=refund.id,
+        )
+        await uow.attempts.add(attempt)
+        return attempt
