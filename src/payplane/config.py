@@ -47,6 +47,7 @@ class Settings(BaseSettings):
         description="an uncaptured authorization is voided (reason automatic) after this long",
     )
     resolver_interval_seconds: float = 2.0
+    dispute_sync_interval_seconds: float = 2.0
     resolver_min_age_seconds: float = Field(
         default=15.0, description="an attempt must be this old before the resolver asks the PSP"
     )

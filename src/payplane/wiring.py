@@ -12,6 +12,8 @@ from payplane.adapters.db.uow import PgUnitOfWorkFactory
 from payplane.adapters.psp.resilience import Resilience
 from payplane.adapters.psp.simulator import SimulatorConnector
 from payplane.config import Settings
+from payplane.services.balances import BalanceService
+from payplane.services.disputes import DisputeService
 from payplane.services.events import EventService
 from payplane.services.payment_intents import PaymentIntentService
 from payplane.services.refunds import RefundService
@@ -27,7 +29,9 @@ class Container:
     runner: AttemptRunner
     payment_intents: PaymentIntentService
     refunds: RefundService
+    disputes: DisputeService
     events: EventService
+    balances: BalanceService
 
     async def aclose(self) -> None:
         await self.connector.aclose()
@@ -74,5 +78,9 @@ async def build(settings: Settings) -> Container:
         runner=runner,
         payment_intents=PaymentIntentService(runner),
         refunds=RefundService(runner),
+        disputes=DisputeService(
+            uow, connector, lock_seconds=settings.idempotency_lock_seconds
+        ),
         events=EventService(uow),
+        balances=BalanceService(uow),
     )

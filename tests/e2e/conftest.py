@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from payplane.config import Settings
@@ -115,3 +116,35 @@ def platform(
         )
     finally:
         stop_all([child for child in children if child.pid is not None])
+
+
+def _ledger_violations(database_url: str) -> dict[tuple[str, str], str]:
+    from payplane.adapters.db.ledger_check import check_ledger
+
+    with psycopg.connect(database_url) as conn:
+        return {(v.kind, v.subject): v.detail for v in check_ledger(conn)}
+
+
+@pytest.fixture(scope="session")
+def known_ledger_violations(platform: Platform) -> set[tuple[str, str]]:
+    """Breaks already reported: at first what the shared session database held before any e2e
+    test (other suites write odd rows on purpose), then each new one, so that a break fails only
+    the test after which it first appeared."""
+    return set(_ledger_violations(platform.database_url))
+
+
+@pytest.fixture(autouse=True)
+def _ledger_stays_consistent(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that ran the platform, the ledger audit must find nothing new."""
+    if "platform" not in request.fixturenames:
+        yield
+        return
+    known: set[tuple[str, str]] = request.getfixturevalue("known_ledger_violations")
+    platform: Platform = request.getfixturevalue("platform")
+    yield
+    found = _ledger_violations(platform.database_url)
+    new = {key: detail for key, detail in found.items() if key not in known}
+    known.update(found)
+    if new:
+        lines = [f"{kind} {subject}: {detail}" for (kind, subject), detail in sorted(new.items())]
+        pytest.fail("ledger check found violations:\n" + "\n".join(lines), pytrace=False)

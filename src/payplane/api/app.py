@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from payplane.api import errors, events, payment_intents, refunds
+from payplane.api import balance, disputes, errors, events, ledger, payment_intents, refunds
 from payplane.api.auth import Authenticator
 from payplane.api.errors import stripe_json
 from payplane.config import Settings, get_settings
@@ -28,6 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.payment_intents = container.payment_intents
         app.state.events = container.events
         app.state.refunds = container.refunds
+        app.state.disputes = container.disputes
+        app.state.balances = container.balances
         app.state.authenticate = Authenticator(container.pool)
         try:
             yield
@@ -65,5 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(payment_intents.router)
     app.include_router(refunds.router)
+    app.include_router(disputes.router)
     app.include_router(events.router)
+    app.include_router(balance.router)
+    app.include_router(ledger.router)
     return app

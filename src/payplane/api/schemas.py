@@ -160,3 +160,14 @@ class CancelRefund(StripeParams):
 
 class ListRefunds(ListParams):
     payment_intent: str | None = None
+
+
+class ListLedgerEntries(StripeParams):
+    # Ledger lists page by id only: entries and accounts carry no `created` filter.
+    limit: Annotated[Integer, Field(ge=1, le=100)] = 10
+    starting_after: str | None = None
+    ending_before: str | None = None
+
+
+class ListLedgerAccounts(ListLedgerEntries):
+    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None

@@ -18,8 +18,10 @@ app = typer.Typer(
 )
 merchants = typer.Typer(help="Merchants and their API keys.", no_args_is_help=True)
 payments = typer.Typer(help="Look into payments.", no_args_is_help=True)
+ledger = typer.Typer(help="Audit the ledger.", no_args_is_help=True)
 app.add_typer(merchants, name="merchants")
 app.add_typer(payments, name="payments")
+app.add_typer(ledger, name="ledger")
 console = Console(stderr=True)
 
 
@@ -83,3 +85,35 @@ def show_payment(intent_id: str) -> None:
     except ResourceMissing as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from None
+
+
+@ledger.command("check")
+def check_ledger() -> None:
+    """Verify the ledger's invariants; prints the violations and exits 1 if there are any."""
+    import psycopg
+    from psycopg import IsolationLevel
+    from rich.markup import escape
+    from rich.table import Table
+
+    from payplane.adapters.db.ledger_check import check_ledger as run_check
+    from payplane.adapters.db.ledger_check import ledger_size
+
+    with psycopg.connect(_database_url()) as conn:
+        # One read-only snapshot for the check and the counts, so they describe the same ledger.
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        violations = run_check(conn)
+        journals, payments_checked = ledger_size(conn)
+    if not violations:
+        console.print(
+            f"[green]ledger consistent: {journals} journals, {payments_checked} payments "
+            "checked[/green]"
+        )
+        return
+    table = Table(title=f"{len(violations)} ledger violations")
+    for column in ("kind", "subject", "detail"):
+        table.add_column(column)
+    for v in violations:
+        table.add_row(escape(v.kind), escape(v.subject), escape(v.detail))  # data, not markup
+    Console().print(table)
+    raise typer.Exit(1)

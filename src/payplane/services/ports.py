@@ -97,6 +97,19 @@ class Ledger(Protocol):
     async def entries_for(self, intent_id: str) -> list[dict[str, Any]]: ...
 
 
+class Balances(Protocol):
+    """A merchant's money as the ledger's account sums tell it, and its accounts' entries."""
+
+    async def pending(self, merchant_id: str) -> dict[str, int]:
+        """Per currency: payable net less fees, for every currency with such an account."""
+        ...
+
+    async def accounts(self, merchant_id: str, query: ListQuery) -> Page: ...
+    async def entries(self, merchant_id: str, account_id: str, query: ListQuery) -> Page:
+        """Raises ResourceMissing (param "account") for an unknown or another merchant's account."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RequestContext:
     """Who asked, and under which request and idempotency key: stamped on events and audit rows."""
@@ -177,6 +190,7 @@ class UnitOfWork(Protocol):
     disputes: Disputes
     cursors: Cursors
     ledger: Ledger
+    balances: Balances
     outbox: Outbox
     audit: AuditTrail
     idempotency: IdempotencyKeys

@@ -33,6 +33,15 @@ async def _main() -> None:
         )
         for name, job in jobs.items()
     ]
+    tasks.append(
+        asyncio.create_task(
+            run_periodically(
+                "dispute_sync",
+                lambda: container.disputes.sync(container.connector),
+                interval=settings.dispute_sync_interval_seconds,
+            )
+        )
+    )
     await stop.wait()
     for task in tasks:
         task.cancel()

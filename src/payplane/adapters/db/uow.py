@@ -10,6 +10,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from payplane.adapters.db.attempts import PgAttempts
 from payplane.adapters.db.audit import PgAuditTrail
+from payplane.adapters.db.balances import PgBalances
+from payplane.adapters.db.disputes import PgCursors, PgDisputes
 from payplane.adapters.db.events import PgOutbox
 from payplane.adapters.db.idempotency import PgIdempotencyKeys
 from payplane.adapters.db.intents import PgPaymentIntents
@@ -18,6 +20,9 @@ from payplane.adapters.db.refunds import PgRefunds
 from payplane.services.ports import (
     Attempts,
     AuditTrail,
+    Balances,
+    Cursors,
+    Disputes,
     IdempotencyKeys,
     Ledger,
     Outbox,
@@ -30,7 +35,10 @@ class PgUnitOfWork:
     intents: PaymentIntents
     attempts: Attempts
     refunds: Refunds
+    disputes: Disputes
+    cursors: Cursors
     ledger: Ledger
+    balances: Balances
     outbox: Outbox
     audit: AuditTrail
     idempotency: IdempotencyKeys
@@ -45,7 +53,10 @@ class PgUnitOfWork:
         self.intents = PgPaymentIntents(conn)
         self.attempts = PgAttempts(conn)
         self.refunds = PgRefunds(conn)
+        self.disputes = PgDisputes(conn)
+        self.cursors = PgCursors(conn)
         self.ledger = PgLedger(conn)
+        self.balances = PgBalances(conn)
         self.outbox = PgOutbox(conn)
         self.audit = PgAuditTrail(conn)
         self.idempotency = PgIdempotencyKeys(conn)
