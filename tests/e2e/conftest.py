@@ -81,7 +81,9 @@ class Platform:
 
 @pytest.fixture(scope="session")
 def platform(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    e2e_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Platform]:
     from payplane import bootstrap
 
@@ -89,7 +91,7 @@ def platform(
     simulator_port = free_port()
     settings = Settings(
         home=home,
-        database_url=database_url,
+        database_url=e2e_database_url,
         api_port=free_port(),
         simulator_port=simulator_port,
         simulator_url=http_url("127.0.0.1", simulator_port),
@@ -98,18 +100,18 @@ def platform(
         resolver_interval_seconds=0.5,
         psp_read_timeout_seconds=2,
     )
-    children = child_processes(settings, database_url)
+    children = child_processes(settings, e2e_database_url)
     request.config.stash[_LOG_DIR] = home / "logs"
     try:
         for child in children:
             child.start()
         wait_until_healthy(children)
-        merchant = bootstrap.create_merchant(database_url, name="E2E merchant")
+        merchant = bootstrap.create_merchant(e2e_database_url, name="E2E merchant")
         yield Platform(
             api_url=http_url(settings.api_host, settings.api_port),
             simulator_url=settings.simulator_base_url,
             simulator_api_key=settings.simulator_api_key,
-            database_url=database_url,
+            database_url=e2e_database_url,
             secret_key=merchant["secret_key"],
             merchant_id=merchant["id"],
             children={child.name: child for child in children},
@@ -125,26 +127,16 @@ def _ledger_violations(database_url: str) -> dict[tuple[str, str], str]:
         return {(v.kind, v.subject): v.detail for v in check_ledger(conn)}
 
 
-@pytest.fixture(scope="session")
-def known_ledger_violations(platform: Platform) -> set[tuple[str, str]]:
-    """Breaks already reported: at first what the shared session database held before any e2e
-    test (other suites write odd rows on purpose), then each new one, so that a break fails only
-    the test after which it first appeared."""
-    return set(_ledger_violations(platform.database_url))
-
-
 @pytest.fixture(autouse=True)
 def _ledger_stays_consistent(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After every test that ran the platform, the ledger audit must find nothing new."""
+    """After every test that ran the platform, `payplane ledger check` must find nothing:
+    the platform's database is its own, so any violation is one this suite made."""
     if "platform" not in request.fixturenames:
         yield
         return
-    known: set[tuple[str, str]] = request.getfixturevalue("known_ledger_violations")
     platform: Platform = request.getfixturevalue("platform")
     yield
     found = _ledger_violations(platform.database_url)
-    new = {key: detail for key, detail in found.items() if key not in known}
-    known.update(found)
-    if new:
-        lines = [f"{kind} {subject}: {detail}" for (kind, subject), detail in sorted(new.items())]
+    if found:
+        lines = [f"{kind} {subject}: {detail}" for (kind, subject), detail in sorted(found.items())]
         pytest.fail("ledger check found violations:\n" + "\n".join(lines), pytrace=False)

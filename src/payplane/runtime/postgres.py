@@ -234,7 +234,9 @@ class EmbeddedPostgres:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             roles = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,))
             if roles.fetchone() is None:
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(role))
+                conn.execute(sql.SQL("CREATE ROLE {}").format(role))
+            # CREATEDB: benchmarks and test suites make scratch databases beside the main one.
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN CREATEROLE CREATEDB").format(role))
             databases = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
             if databases.fetchone() is None:
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, role))
