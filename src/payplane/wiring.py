@@ -78,9 +78,7 @@ async def build(settings: Settings) -> Container:
         runner=runner,
         payment_intents=PaymentIntentService(runner),
         refunds=RefundService(runner),
-        disputes=DisputeService(
-            uow, connector, lock_seconds=settings.idempotency_lock_seconds
-        ),
+        disputes=DisputeService(uow, connector, lock_seconds=settings.idempotency_lock_seconds),
         events=EventService(uow),
         balances=BalanceService(uow),
     )

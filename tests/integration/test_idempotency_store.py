@@ -193,3 +193,28 @@ def test_concurrent_resume_has_exactly_one_winner(
     time.sleep(0.2)
     states = run(_concurrent_claims(database_url, ctx, 10, hold_seconds=0.02))
     assert sorted(states) == sorted([ClaimState.RESUME] + [ClaimState.IN_USE] * 9)
+
+
+def test_purge_forgets_only_keys_past_retention(
+    database_url: str, owner: psycopg.Connection, merchant: str
+) -> None:
+    old, fresh = context(merchant), context(merchant)
+    claim(database_url, old, finish=(200, {"id": "pi_old"}))
+    claim(database_url, fresh, finish=(200, {"id": "pi_fresh"}))
+    owner.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '31 days' "
+        "WHERE merchant_id = %s AND key = %s",
+        (merchant, old.idempotency_key),
+    )
+    owner.commit()
+
+    async def purge() -> int:
+        conn = await app_connect(database_url)
+        async with conn:
+            purged = await PgIdempotencyKeys(conn).purge(older_than_days=30, limit=1000)
+            await conn.commit()
+        return purged
+
+    assert run(purge()) >= 1
+    assert claim(database_url, old).state is ClaimState.NEW, "a purged key is new again"
+    assert claim(database_url, fresh).state is ClaimState.REPLAY

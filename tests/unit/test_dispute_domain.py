@@ -202,3 +202,15 @@ def test_money_always_matches_the_status(
         assert dispute.funds_withdrawn
     if dispute.status is S.WON or dispute.status.value.startswith("warning_"):
         assert not dispute.funds_withdrawn
+
+
+def test_a_dispute_first_seen_won_still_books_its_fee() -> None:
+    """Opened and won between two polls: the PSP withdrew, charged its fee and reinstated."""
+    dispute = make_dispute(S.WON, fee=1500)
+    assert dispute.opened() is MoneyEffect.WITHDRAW_AND_REINSTATE
+    assert dispute.funds_withdrawn is False
+    assert dispute.events == [
+        "charge.dispute.created",
+        "charge.dispute.funds_withdrawn",
+        "charge.dispute.funds_reinstated",
+    ]

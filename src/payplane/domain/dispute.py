@@ -67,6 +67,8 @@ class MoneyEffect(StrEnum):
     NONE = "none"
     WITHDRAW = "withdraw"  # post the chargeback (amount and fee)
     REINSTATE = "reinstate"  # post the chargeback reversal (amount only)
+    # Won before we saw it withdrawn (changes arrived together): the fee was still charged.
+    WITHDRAW_AND_REINSTATE = "withdraw_and_reinstate"
 
 
 @dataclass(slots=True)
@@ -106,8 +108,12 @@ class Dispute:
     def money_effect_of(self, status: DisputeStatus) -> MoneyEffect:
         if status in WITHDRAWN and not self.funds_withdrawn:
             return MoneyEffect.WITHDRAW
-        if status is DisputeStatus.WON and self.funds_withdrawn:
-            return MoneyEffect.REINSTATE
+        if status is DisputeStatus.WON:
+            return (
+                MoneyEffect.REINSTATE
+                if self.funds_withdrawn
+                else (MoneyEffect.WITHDRAW_AND_REINSTATE)
+            )
         return MoneyEffect.NONE
 
     def follow(self, status: DisputeStatus, change_seq: int) -> MoneyEffect | None:
@@ -139,6 +145,8 @@ class Dispute:
         elif effect is MoneyEffect.REINSTATE:
             self.funds_withdrawn = False
             self.events.append("charge.dispute.funds_reinstated")
+        elif effect is MoneyEffect.WITHDRAW_AND_REINSTATE:
+            self.events += ["charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"]
 
     def as_stripe_object(self) -> dict[str, Any]:
         return {

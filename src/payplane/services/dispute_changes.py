@@ -81,14 +81,14 @@ def follow(dispute: Dispute, psp: PspDispute) -> MoneyEffect | None:
 
 async def move_money(uow: UnitOfWork, dispute: Dispute, effect: MoneyEffect) -> None:
     disputed = Money(dispute.amount, dispute.currency)
-    if effect is MoneyEffect.WITHDRAW:
+    if effect in (MoneyEffect.WITHDRAW, MoneyEffect.WITHDRAW_AND_REINSTATE):
         fee = Money(dispute.fee, dispute.currency)
         await uow.ledger.post(
             ledger.chargeback(
                 dispute.merchant_id, dispute.connector, dispute.payment_intent_id, disputed, fee
             )
         )
-    elif effect is MoneyEffect.REINSTATE:
+    if effect in (MoneyEffect.REINSTATE, MoneyEffect.WITHDRAW_AND_REINSTATE):
         await uow.ledger.post(
             ledger.chargeback_reversal(
                 dispute.merchant_id, dispute.connector, dispute.payment_intent_id, disputed

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from payplane.domain.errors import IdempotencyError, IdempotencyKeyInUse
-from payplane.services.ports import Claim, ClaimState, RequestContext, UnitOfWork
+from payplane.services.ports import (
+    Claim,
+    ClaimState,
+    RequestContext,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from payplane.services.responses import Response
 
 ATTEMPT_CREATED = "attempt_created"
@@ -63,3 +69,11 @@ def replay(result: Claim) -> Response:
 async def finish(uow: UnitOfWork, ctx: RequestContext, response: Response) -> None:
     if ctx.idempotency_key is not None:
         await uow.idempotency.finish(ctx, response.status, response.body)
+
+
+async def purge_expired(uow_factory: UnitOfWorkFactory, *, retention_days: int, limit: int) -> int:
+    """Forget keys older than the retention period (never shorter than 30 days, see config)."""
+    async with uow_factory() as uow:
+        purged = await uow.idempotency.purge(older_than_days=retention_days, limit=limit)
+        await uow.commit()
+    return purged

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 
 import uvloop
 
 from payplane.config import get_settings
 from payplane.logging import configure_logging
+from payplane.services.idempotency import purge_expired
 from payplane.wiring import build
 from payplane.workers.loop import run_periodically
 
@@ -20,28 +22,38 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    jobs = {
-        "resolver": lambda: container.runner.resolve_due(
-            limit=50, min_age_seconds=settings.resolver_min_age_seconds
+    every = settings.resolver_interval_seconds
+    jobs: list[tuple[str, Callable[[], Awaitable[int]], float]] = [
+        (
+            "resolver",
+            lambda: container.runner.resolve_due(
+                limit=50, min_age_seconds=settings.resolver_min_age_seconds
+            ),
+            every,
         ),
-        "refund_follow": lambda: container.refunds.follow_pending(limit=50),
-        "authorization_expiry": lambda: container.payment_intents.expire_authorizations(limit=50),
-    }
-    tasks = [
-        asyncio.create_task(
-            run_periodically(name, job, interval=settings.resolver_interval_seconds)
-        )
-        for name, job in jobs.items()
+        ("refund_follow", lambda: container.refunds.follow_pending(limit=50), every),
+        (
+            "authorization_expiry",
+            lambda: container.payment_intents.expire_authorizations(limit=50),
+            every,
+        ),
+        (
+            "dispute_sync",
+            lambda: container.disputes.sync(container.connector),
+            settings.dispute_sync_interval_seconds,
+        ),
+        (
+            "idempotency_purge",
+            lambda: purge_expired(
+                container.uow, retention_days=settings.idempotency_retention_days, limit=1000
+            ),
+            60.0,
+        ),
     ]
-    tasks.append(
-        asyncio.create_task(
-            run_periodically(
-                "dispute_sync",
-                lambda: container.disputes.sync(container.connector),
-                interval=settings.dispute_sync_interval_seconds,
-            )
-        )
-    )
+    tasks = [
+        asyncio.create_task(run_periodically(name, job, interval=interval))
+        for name, job, interval in jobs
+    ]
     await stop.wait()
     for task in tasks:
         task.cancel()

@@ -88,3 +88,12 @@ class PgIdempotencyKeys:
             "UPDATE idempotency_keys SET locked_until = NULL WHERE merchant_id = %s AND key = %s",
             (ctx.merchant_id, ctx.idempotency_key),
         )
+
+    async def purge(self, *, older_than_days: int, limit: int) -> int:
+        cur = await self._conn.execute(
+            "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY("
+            "SELECT ctid FROM idempotency_keys "
+            "WHERE created_at < now() - make_interval(days => %s) LIMIT %s))",
+            (older_than_days, limit),
+        )
+        return cur.rowcount
