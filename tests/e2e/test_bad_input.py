@@ -336,6 +336,7 @@ def test_missing_and_invalid_keys_are_401(platform) -> None:
     assert invalid.status_code == 401
     assert invalid.json()["error"]["type"] == "invalid_request_error"
     assert invalid.json()["error"]["message"].startswith("Invalid API Key provided")
+    assert invalid.headers["request-id"].startswith("req_")
 
 
 def test_another_merchants_intent_is_404_and_untouched(platform, merchant) -> None:

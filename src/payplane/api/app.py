@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -10,11 +10,21 @@ from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from payplane.api import balance, disputes, errors, events, ledger, payment_intents, refunds
+from payplane.api import (
+    balance,
+    disputes,
+    errors,
+    events,
+    ledger,
+    payment_intents,
+    psp_webhooks,
+    refunds,
+    webhook_endpoints,
+)
 from payplane.api.auth import Authenticator
 from payplane.api.errors import stripe_json
+from payplane.api.request_ids import RequestIdMiddleware
 from payplane.config import Settings, get_settings
-from payplane.domain.ids import new_id
 from payplane.wiring import build
 
 
@@ -30,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.refunds = container.refunds
         app.state.disputes = container.disputes
         app.state.balances = container.balances
+        app.state.webhook_endpoints = container.webhook_endpoints
         app.state.authenticate = Authenticator(container.pool)
         try:
             yield
@@ -39,14 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Payplane API", version="0.1.0", lifespan=lifespan)
     errors.install(app)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = new_id("req", 14)
-        response = await call_next(request)
-        response.headers["Request-Id"] = request.state.request_id
-        return response
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Any:
@@ -71,4 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(balance.router)
     app.include_router(ledger.router)
+    app.include_router(psp_webhooks.router)
+    app.include_router(webhook_endpoints.router)
     return app

@@ -68,7 +68,7 @@ class ListDisputes(ListParams):
     charge: str | None = None
 
 
-def _service(request: Request) -> DisputeService:
+async def _service(request: Request) -> DisputeService:
     service: DisputeService = request.app.state.disputes
     return service
 

@@ -21,7 +21,7 @@ from payplane.services.payment_intents import CreateParams, PaymentIntentService
 router = APIRouter(prefix="/v1/payment_intents", tags=["payment_intents"])
 
 
-def _service(request: Request) -> PaymentIntentService:
+async def _service(request: Request) -> PaymentIntentService:
     service: PaymentIntentService = request.app.state.payment_intents
     return service
 

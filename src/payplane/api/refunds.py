@@ -14,7 +14,7 @@ from payplane.services.refunds import RefundParams, RefundService
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
 
 
-def _service(request: Request) -> RefundService:
+async def _service(request: Request) -> RefundService:
     service: RefundService = request.app.state.refunds
     return service
 
