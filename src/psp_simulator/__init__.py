@@ -5,7 +5,9 @@ Start it with ``python -m psp_simulator`` (or ``psp-simulator``); embed it with
 
 Configuration (environment, prefix ``PSP_SIMULATOR_``): HOST (127.0.0.1), PORT (8100),
 API_KEY (psk_test_simulator), DB_PATH (.payplane/psp_simulator.sqlite3), LOG_LEVEL (info),
-DISPUTE_FEE (1500, minor units of the disputed currency).
+DISPUTE_FEE (1500, minor units of the disputed currency), WEBHOOK_URL (unset: events are recorded,
+not sent), WEBHOOK_SECRET (``whsec_`` + base64 of b"payplane-simulator-webhook-secret!", a fixed dev
+default; any ``whsec_`` + base64 of 24..64 bytes).
 
 HTTP contract (JSON in and out)
 ===============================
@@ -94,10 +96,46 @@ Admin (no auth yet, no Idempotency-Key)
     404 / 409 unless captured / 400 ``amount_too_large`` above captured_amount.
     POST /admin/disputes/{id}/status ``{status}`` -> 200 the dispute, or 409 ``invalid_state`` for
     a move Stripe's lifecycle does not allow.
-    POST /admin/reset clears faults and refund behaviour (not data) and answers the fault config.
+    POST /admin/reset clears faults, refund behaviour and webhook faults (not data, not the webhook
+    URL or secret) and answers the fault config.
     GET /admin/stats -> ``{"authorizations": {"total", "authorized", "captured", "voided",
     "declined"}, "operations": n, "refunds": {"total", <status>: n...},
     "disputes": {"total", <status>: n...}}``.
+    GET|POST /admin/webhooks ``{url: str (http[s]://...) | null, secret: "whsec_..."}``; POST
+    changes the fields given (null url stops delivery) and answers ``{"url", "secret_set": true}``,
+    as GET does: the secret is never shown. A new secret signs every send from then on.
+    GET|POST /admin/webhook_faults ``{duplicate_rate: 0, reorder: false, delay_ms: 0,
+    drop_rate: 0}``; POST replaces it. drop (drawn first, per attempt) marks the event delivered
+    without sending it; duplicate sends a delivered event once more with the same webhook-id;
+    reorder holds events and releases shuffled batches of up to 10 every 0.5 s; delay_ms waits
+    before each send.
+    GET /admin/webhooks/stats -> ``{"pending", "delivered" (2xx), "dropped", "duplicates_sent",
+    "attempts" (sends other than duplicates)}``; POST /admin/webhooks/flush?timeout=10 (0..600)
+    waits until nothing is pending or the timeout passes, then answers the stats. Neither settles
+    refunds: the sweeper does.
+
+Webhooks (Standard Webhooks)
+============================
+Every committed change enqueues one event in the transaction that makes it (table
+``webhook_events``; stored failures, replays and rolled-back work enqueue nothing)::
+
+    {"id": "evt_psp_<hex>", "type", "created": <unix seconds>, "data": {...}}
+
+``authorization.succeeded`` (authorized), ``.captured`` (by a capture, or authorize with capture),
+``.failed`` (declined), ``.voided``: data is the authorization plus ``idempotency_key`` (of the
+operation that made the change) and ``operation``: ``authorize`` | ``capture`` | ``void``.
+``refund.pending`` | ``.succeeded`` | ``.failed`` (each at creation), ``.succeeded`` | ``.failed``
+again when a pending one settles, ``.canceled``: data is the refund plus ``idempotency_key``, of
+the create call (also for settlements) or of the cancel call. A sweeper settles due refunds every
+0.2 s, so their events do not wait for a read. ``chargeback.opened`` (disputes and inquiries),
+``.won``, ``.lost``, ``.closed`` (warning_closed), ``.updated`` (any other change: status,
+evidence): data is the dispute (with change_seq). The lifespan's sender POSTs each pending event's
+JSON body, oldest first, up to 8 at a time, to the URL with ``webhook-id`` (the event id, the same
+on every retry), ``webhook-timestamp``, ``webhook-signature`` (``v1,<base64>``, signed at send
+time with the current secret) and ``Content-Type: application/json``, timeout 5 s. Only 2xx
+delivers; anything else is retried forever after 0.2 s, doubling up to 30 s. The outbox is in
+sqlite, so a restart resumes delivery. Without the lifespan (in-process ASGI clients) events are
+recorded, not sent.
 """
 
 from psp_simulator.app import create_app

@@ -1,24 +1,41 @@
-"""Operator controls for tests and chaos runs: faults, refund behaviour, disputes and counters.
+"""Operator controls for tests and chaos runs: faults, refunds, disputes, webhooks and counters.
 
 Not part of the PSP's API: no auth and no Idempotency-Key.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Annotated
+
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from psp_simulator import disputes
 from psp_simulator.errors import from_validation_error, json_response
 from psp_simulator.faults import FaultConfig, FaultInjector
 from psp_simulator.models import Outcome
-from psp_simulator.payloads import PayloadT
+from psp_simulator.payloads import PayloadT, parse
 from psp_simulator.refunds import RefundBehavior, RefundBehaviorControl
 from psp_simulator.store import Store
+from psp_simulator.webhooks import WebhookControl, WebhookFaults, WebhookTargetRequest
+
+FLUSH_POLL_SECONDS = 0.02
+
+
+class FlushQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout: Annotated[float, Field(ge=0.0, le=600.0)] = 10.0
 
 
 def build_router(
-    store: Store, faults: FaultInjector, refund_behavior: RefundBehaviorControl, dispute_fee: int
+    store: Store,
+    faults: FaultInjector,
+    refund_behavior: RefundBehaviorControl,
+    webhooks: WebhookControl,
+    dispute_fee: int,
 ) -> APIRouter:
     router = APIRouter(prefix="/admin")
 
@@ -46,6 +63,7 @@ def build_router(
     async def reset() -> Response:
         faults.reset()
         refund_behavior.reset()
+        webhooks.reset_faults()
         return json_response(200, faults.config.model_dump())
 
     @router.post("/disputes")
@@ -65,6 +83,39 @@ def build_router(
     @router.get("/stats")
     async def stats() -> Response:
         return json_response(200, store.stats())
+
+    @router.get("/webhooks")
+    async def get_webhooks() -> Response:
+        return json_response(200, webhooks.describe())
+
+    @router.post("/webhooks")
+    async def set_webhooks(request: Request) -> Response:
+        webhooks.configure(await _parse(request, WebhookTargetRequest))
+        return json_response(200, webhooks.describe())
+
+    @router.get("/webhook_faults")
+    async def get_webhook_faults() -> Response:
+        return json_response(200, webhooks.faults.model_dump())
+
+    @router.post("/webhook_faults")
+    async def set_webhook_faults(request: Request) -> Response:
+        webhooks.faults = await _parse(request, WebhookFaults)
+        return json_response(200, webhooks.faults.model_dump())
+
+    @router.get("/webhooks/stats")
+    async def webhook_stats() -> Response:
+        return json_response(200, store.transact(lambda tx: tx.events.stats()))
+
+    @router.post("/webhooks/flush")
+    async def flush_webhooks(request: Request) -> Response:
+        deadline = time.monotonic() + parse(FlushQuery, dict(request.query_params)).timeout
+        # Polls the outbox: delivery happens in the sender task, which reports to nobody.
+        while True:
+            pending = store.transact(lambda tx: tx.events.pending_count())
+            if not pending or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(FLUSH_POLL_SECONDS)
+        return json_response(200, store.transact(lambda tx: tx.events.stats()))
 
     return router
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,8 @@ from psp_simulator.operations import OperationRunner
 from psp_simulator.refunds import RefundBehaviorControl
 from psp_simulator.settings import Settings
 from psp_simulator.store import Store
+from psp_simulator.webhook_sender import WebhookSender, settle_refunds_continuously
+from psp_simulator.webhooks import WebhookControl
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -22,17 +26,33 @@ def create_app(settings: Settings) -> FastAPI:
     store = Store(settings.db_path)
     faults = FaultInjector()
     refund_behavior = RefundBehaviorControl()
+    webhooks = WebhookControl(settings.webhook_url, settings.webhook_secret)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        store.close()
+        # Background work needs the lifespan: without it events are recorded but not sent, and
+        # pending refunds settle only when read.
+        tasks = [
+            asyncio.create_task(WebhookSender(store, webhooks).run()),
+            asyncio.create_task(settle_refunds_continuously(store)),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            store.close()
 
     app = FastAPI(title="Payplane PSP simulator", lifespan=lifespan)
     install_handlers(app)
     runner = OperationRunner(store, faults)
     app.include_router(api.build_router(settings.api_key, store, runner, refund_behavior))
-    app.include_router(admin.build_router(store, faults, refund_behavior, settings.dispute_fee))
+    app.include_router(
+        admin.build_router(store, faults, refund_behavior, webhooks, settings.dispute_fee)
+    )
 
     @app.get("/healthz")
     async def healthz() -> Response:

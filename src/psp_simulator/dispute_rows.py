@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from psp_simulator.models import DISPUTE_STATUSES, Dispute
+from psp_simulator.webhook_rows import EventRows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS disputes (
@@ -50,8 +51,9 @@ ON CONFLICT (id) DO UPDATE SET
 
 
 class DisputeRows:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, events: EventRows) -> None:
         self._connection = connection
+        self._events = events
 
     def get(self, dispute_id: str) -> Dispute | None:
         row = self._connection.execute(
@@ -65,8 +67,10 @@ class DisputeRows:
 
         Every write goes through here, so every change is seen exactly once by a client polling
         with changed_after; the counter is one row, so numbers stay unique and increasing even
-        across deletes and concurrent processes (writes hold the database lock).
+        across deletes and concurrent processes (writes hold the database lock). Each save also
+        enqueues the dispute's webhook event; a dispute never saved before has change_seq 0.
         """
+        opened = dispute.change_seq == 0
         (dispute.change_seq,) = self._connection.execute(
             "UPDATE counters SET value = value + 1 WHERE name = 'dispute_changes' RETURNING value"
         ).fetchone()
@@ -88,6 +92,7 @@ class DisputeRows:
                 dispute.change_seq,
             ),
         )
+        self._events.dispute_changed(dispute, opened)
 
     def changed_after(self, change_seq: int, limit: int) -> tuple[list[Dispute], bool]:
         """Disputes last changed after `change_seq`, oldest change first, and whether more exist."""

@@ -1,10 +1,14 @@
-"""SQLite rows of refunds, used through a Transaction so they commit with the operation."""
+"""SQLite rows of refunds, used through a Transaction so they commit with the operation.
+
+Every status a refund takes is also enqueued as a webhook event in the same transaction.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 
 from psp_simulator.models import INSUFFICIENT_FUNDS, REFUND_STATUSES, Refund
+from psp_simulator.webhook_rows import EventRows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS refunds (
@@ -16,7 +20,9 @@ CREATE TABLE IF NOT EXISTS refunds (
     failure_reason TEXT,
     created INTEGER NOT NULL,
     due_at REAL,
-    final_status TEXT CHECK (final_status IN ('succeeded', 'failed'))
+    final_status TEXT CHECK (final_status IN ('succeeded', 'failed')),
+    -- Of the create operation: the settlement's webhook event carries it.
+    idempotency_key TEXT
 );
 CREATE INDEX IF NOT EXISTS refunds_by_authorization ON refunds (authorization_id);
 CREATE INDEX IF NOT EXISTS pending_refunds_by_due_at ON refunds (due_at) WHERE status = 'pending';
@@ -26,23 +32,38 @@ _COLUMNS = (
     "id, authorization_id, amount, currency, status, failure_reason, created, due_at, final_status"
 )
 
+_SETTLE = f"""
+UPDATE refunds SET status = final_status,
+    failure_reason = CASE WHEN final_status = 'failed' THEN ? END
+WHERE status = 'pending' AND due_at <= ?
+RETURNING {_COLUMNS}, idempotency_key
+"""  # noqa: S608 - constant columns
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Add what databases created by earlier versions lack."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(refunds)")}
+    if "idempotency_key" not in columns:
+        connection.execute("ALTER TABLE refunds ADD COLUMN idempotency_key TEXT")
+
 
 class RefundRows:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, events: EventRows, idempotency_key: str | None
+    ) -> None:
         self._connection = connection
+        self._events = events
+        self._idempotency_key = idempotency_key
 
     def settle_due(self, now: float) -> None:
         """Give every pending refund whose time has come its final status.
 
-        Settling lazily, before any read or action, makes a refund's history depend only on the
-        clock, not on a background task having run.
+        Settling before any read or action (and from the app's sweeper) makes a refund's history
+        depend only on the clock, not on when a background task last ran.
         """
-        self._connection.execute(
-            "UPDATE refunds SET status = final_status, "
-            "failure_reason = CASE WHEN final_status = 'failed' THEN ? END "
-            "WHERE status = 'pending' AND due_at <= ?",
-            (INSUFFICIENT_FUNDS, now),
-        )
+        rows = self._connection.execute(_SETTLE, (INSUFFICIENT_FUNDS, now)).fetchall()
+        for row in sorted(rows, key=lambda row: (row[7], row[0])):
+            self._events.refund_changed(Refund(*row[:-1]), row[-1])
 
     def get(self, refund_id: str) -> Refund | None:
         row = self._connection.execute(
@@ -53,7 +74,8 @@ class RefundRows:
 
     def insert(self, refund: Refund) -> None:
         self._connection.execute(
-            f"INSERT INTO refunds ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            f"INSERT INTO refunds ({_COLUMNS}, idempotency_key) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 refund.id,
                 refund.authorization_id,
@@ -64,14 +86,18 @@ class RefundRows:
                 refund.created,
                 refund.due_at,
                 refund.final_status,
+                self._idempotency_key,
             ),
         )
+        self._events.refund_changed(refund, self._idempotency_key)
 
     def update_status(self, refund: Refund) -> None:
+        """Store a change made by an operation (a cancel): its event carries that key."""
         self._connection.execute(
             "UPDATE refunds SET status = ?, failure_reason = ? WHERE id = ?",
             (refund.status, refund.failure_reason, refund.id),
         )
+        self._events.refund_changed(refund, self._idempotency_key)
 
     def committed_amount(self, authorization_id: str) -> int:
         """What is refunded or on its way back: failed and canceled refunds return nothing."""

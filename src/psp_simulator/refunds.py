@@ -1,7 +1,8 @@
 """Refund use cases: create and cancel, with outcomes chosen at runtime by the operator.
 
-A refund's final status can lie in the future (pending_then_*). Rather than a background task, every
-read or action first settles the refunds that are due, so what a client sees depends only on time.
+A refund's final status can lie in the future (pending_then_*). Every read or action first settles
+the refunds that are due, so what a client sees depends only on time; the app's sweeper settles them
+too, so their webhook events go out on time even if nobody reads them.
 """
 
 from __future__ import annotations

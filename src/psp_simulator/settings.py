@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from psp_simulator.webhooks import DEFAULT_WEBHOOK_SECRET, WebhookSecret, WebhookUrl
+
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
 
@@ -21,6 +23,9 @@ class Settings(BaseSettings):
     log_level: LogLevel = "info"
     # What a chargeback costs the merchant, in minor units of the disputed currency.
     dispute_fee: int = Field(default=1500, ge=0)
+    # Where events are POSTed; None records them without delivering (see /admin/webhooks).
+    webhook_url: WebhookUrl | None = None
+    webhook_secret: WebhookSecret = DEFAULT_WEBHOOK_SECRET
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""SQLite storage: authorizations, refunds, disputes and the idempotent operations behind them.
+"""SQLite storage: authorizations, refunds, disputes, the operations behind them, webhook events.
 
 One connection is shared behind a lock: every statement is microseconds long, so serialising them
 costs less than opening connections or hopping threads per request.
@@ -17,11 +17,12 @@ from typing import TypeVar
 
 import orjson
 
-from psp_simulator import dispute_rows, refund_rows
+from psp_simulator import dispute_rows, refund_rows, webhook_rows
 from psp_simulator.cards import Decline
 from psp_simulator.dispute_rows import DisputeRows
 from psp_simulator.models import STATUSES, Authorization, Outcome
 from psp_simulator.refund_rows import RefundRows
+from psp_simulator.webhook_rows import EventRows
 
 ResultT = TypeVar("ResultT")
 
@@ -69,12 +70,18 @@ class StoredOperation:
 
 
 class Transaction:
-    """The reads and writes of one operation; they commit together with its stored response."""
+    """The reads and writes of one operation; they commit together with its stored response.
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    Every write of a business change also enqueues its webhook event here, in the same transaction;
+    `idempotency_key` is the key of the operation running it, None outside operations.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, idempotency_key: str | None = None) -> None:
         self._connection = connection
-        self.refunds = RefundRows(connection)
-        self.disputes = DisputeRows(connection)
+        self.idempotency_key = idempotency_key
+        self.events = EventRows(connection)
+        self.refunds = RefundRows(connection, self.events, idempotency_key)
+        self.disputes = DisputeRows(connection, self.events)
 
     def get(self, authorization_id: str) -> Authorization | None:
         return _read_authorization(self._connection, authorization_id)
@@ -95,12 +102,16 @@ class Transaction:
                 authorization.created,
             ),
         )
+        self.events.authorization_changed(authorization, "authorize", self.idempotency_key)
 
     def update(self, authorization: Authorization) -> None:
+        """Store a capture or a void, the only changes an authorization can go through."""
         self._connection.execute(
             "UPDATE authorizations SET status = ?, captured_amount = ? WHERE id = ?",
             (authorization.status, authorization.captured_amount, authorization.id),
         )
+        operation = "capture" if authorization.status == "captured" else "void"
+        self.events.authorization_changed(authorization, operation, self.idempotency_key)
 
 
 class Store:
@@ -113,7 +124,10 @@ class Store:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute("PRAGMA busy_timeout=5000")
-            self._connection.executescript(_SCHEMA + refund_rows.SCHEMA + dispute_rows.SCHEMA)
+            self._connection.executescript(
+                _SCHEMA + refund_rows.SCHEMA + dispute_rows.SCHEMA + webhook_rows.SCHEMA
+            )
+            refund_rows.migrate(self._connection)
 
     def close(self) -> None:
         with self._lock:
@@ -139,7 +153,7 @@ class Store:
             existing = _read_operation(connection, idempotency_key)
             if existing is not None:
                 return existing, True
-            outcome = action(Transaction(connection))
+            outcome = action(Transaction(connection, idempotency_key))
             response = orjson.dumps(outcome.body)
             stored = StoredOperation(idempotency_key, fingerprint, outcome.status_code, response)
             connection.execute(

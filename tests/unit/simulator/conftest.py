@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from simulator_support import API_KEY
+from webhook_support import Receiver
 
 from psp_simulator import Settings, create_app
 
@@ -36,3 +37,18 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {API_KEY}"},
     ) as http:
         yield http
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+async def hooked(client: httpx.AsyncClient, receiver: Receiver) -> httpx.AsyncClient:
+    """The simulator client, with webhooks pointed at the receiver."""
+    response = await client.post("/admin/webhooks", json={"url": receiver.url})
+    assert response.json() == {"url": receiver.url, "secret_set": True}
+    return client
