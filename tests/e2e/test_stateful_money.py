@@ -10,8 +10,9 @@ import psycopg
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
-from payplane.adapters.db.ledger_check import check_ledger
 from tests.e2e.support import query
+
+from payplane.adapters.db.ledger_check import check_ledger
 
 DECLINING = "pm_card_visa_chargeDeclinedInsufficientFunds"
 
