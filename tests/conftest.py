@@ -1,4 +1,4 @@
-"""Fixtures every suite may use: a real, migrated PostgreSQL for the whole session."""
+"""Fixtures every suite may use: a real, migrated PostgreSQL and a NATS for the whole session."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from payplane.runtime.nats import EmbeddedNats
 from payplane.runtime.postgres import EmbeddedPostgres
 from payplane.runtime.processes import free_port
 
@@ -24,6 +25,18 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), free_port()) as postgres:
         bootstrap.migrate(postgres.url)
         yield postgres.url
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PAYPLANE_TEST_NATS_URL if set, else an embedded JetStream server private to this session.
+    Tests share its stream, so each looks only at the subjects of merchants it made."""
+    external = os.environ.get("PAYPLANE_TEST_NATS_URL")
+    if external:
+        yield external
+        return
+    with EmbeddedNats(tmp_path_factory.mktemp("nats"), free_port()) as nats:
+        yield nats.url
 
 
 @pytest.fixture(scope="session")

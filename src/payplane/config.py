@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The simulator's development secret (Standard Webhooks: "whsec_" + base64 of the key bytes).
+SIMULATOR_WEBHOOK_SECRET = "whsec_cGF5cGxhbmUtc2ltdWxhdG9yLXdlYmhvb2stc2VjcmV0IQ=="  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -18,6 +23,18 @@ class Settings(BaseSettings):
     )
     pg_port: int = Field(default=5433, description="port of the embedded PostgreSQL")
     db_pool_size: int = 20
+
+    nats_url: str | None = Field(
+        default=None, description="any NATS with JetStream; unset means embedded NATS under home"
+    )
+    nats_port: int = Field(default=4222, description="port of the embedded NATS")
+    relay_batch_size: int = Field(default=500, gt=0, description="events per relay round trip")
+    relay_poll_seconds: float = Field(
+        default=1.0, gt=0, description="relay poll interval when no NOTIFY wakes it"
+    )
+    relay_ack_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="how long the relay waits for a batch's PubAcks"
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -52,7 +69,52 @@ class Settings(BaseSettings):
         default=15.0, description="an attempt must be this old before the resolver asks the PSP"
     )
 
+    psp_webhook_secrets: Annotated[list[str], NoDecode] = Field(
+        default=[SIMULATOR_WEBHOOK_SECRET],
+        min_length=1,
+        max_length=2,
+        description="secrets PSP webhooks may be signed with, comma-separated; two during a "
+        "rotation (the first is the one the simulator is given)",
+    )
+    psp_webhook_tolerance_seconds: int = Field(
+        default=300,
+        gt=0,
+        le=300,
+        description="how far a webhook's timestamp may be from now (standardwebhooks caps it at 5 "
+        "minutes)",
+    )
+    inbox_max_attempts: int = Field(
+        default=8, ge=1, description="an inbox event not applicable after this many tries is parked"
+    )
+    inbox_poll_seconds: float = Field(default=0.25, gt=0)
+
+    webhook_retry_window_seconds: float = Field(
+        default=3 * 24 * 3600, gt=0, description="a merchant webhook is retried this long"
+    )
+    webhook_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="per delivery attempt")
+    webhook_concurrency: int = Field(default=32, ge=1, description="deliveries in flight")
+    webhook_endpoint_concurrency: int = Field(
+        default=4, ge=1, description="deliveries in flight to one endpoint, per dispatcher"
+    )
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    webhook_fanout_ack_wait_seconds: float = Field(
+        default=30.0, gt=0, description="an unacknowledged event is fanned out again after this"
+    )
+
     log_level: str = "INFO"
+
+    @field_validator("psp_webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        # From the environment: "whsec_a,whsec_b", or the JSON list `payplane up` passes on.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _resolver_waits_for_live_requests(self) -> Settings:

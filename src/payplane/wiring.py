@@ -6,18 +6,27 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from payplane.adapters.broker.nats import JetStreamPublisher
 from payplane.adapters.clock import SystemClock
+from payplane.adapters.db.outbox_relay import PgRelaySession
 from payplane.adapters.db.pool import create_pool
 from payplane.adapters.db.uow import PgUnitOfWorkFactory
 from payplane.adapters.psp.resilience import Resilience
 from payplane.adapters.psp.simulator import SimulatorConnector
+from payplane.adapters.psp.simulator_events import SimulatorEvents
+from payplane.adapters.webhook_sender import HttpWebhookSender
 from payplane.config import Settings
 from payplane.services.balances import BalanceService
+from payplane.services.dispatch import DeliveryPolicy, WebhookDispatcher
 from payplane.services.disputes import DisputeService
 from payplane.services.events import EventService
+from payplane.services.inbox import InboxProcessor
+from payplane.services.inbox_ports import PspEventParser
 from payplane.services.payment_intents import PaymentIntentService
 from payplane.services.refunds import RefundService
+from payplane.services.relay import OutboxRelay
 from payplane.services.runner import AttemptRunner
+from payplane.services.webhooks import WebhookEndpointService
 
 
 @dataclass
@@ -32,6 +41,9 @@ class Container:
     disputes: DisputeService
     events: EventService
     balances: BalanceService
+    webhook_endpoints: WebhookEndpointService
+    psp_webhooks: dict[str, PspEventParser]
+    inbox: InboxProcessor
 
     async def aclose(self) -> None:
         await self.connector.aclose()
@@ -63,13 +75,19 @@ async def build(settings: Settings) -> Container:
             reset_seconds=settings.breaker_reset_seconds,
         ),
     )
+    clock = SystemClock()
     runner = AttemptRunner(
         uow,
         connector,
-        SystemClock(),
+        clock,
         lock_seconds=settings.idempotency_lock_seconds,
         capture_window=settings.authorization_validity_seconds,
     )
+    psp_webhooks: dict[str, PspEventParser] = {
+        "simulator": SimulatorEvents(
+            settings.psp_webhook_secrets, tolerance_seconds=settings.psp_webhook_tolerance_seconds
+        )
+    }
     return Container(
         settings=settings,
         pool=pool,
@@ -81,4 +99,45 @@ async def build(settings: Settings) -> Container:
         disputes=DisputeService(uow, connector, lock_seconds=settings.idempotency_lock_seconds),
         events=EventService(uow),
         balances=BalanceService(uow),
+        webhook_endpoints=WebhookEndpointService(runner),
+        psp_webhooks=psp_webhooks,
+        inbox=InboxProcessor(
+            uow,
+            psp_webhooks,
+            clock,
+            capture_window=settings.authorization_validity_seconds,
+            max_attempts=settings.inbox_max_attempts,
+        ),
+    )
+
+
+def webhook_dispatcher(container: Container) -> WebhookDispatcher:
+    """Fan-out and delivery of merchant webhooks; the caller closes it (dispatcher.aclose())."""
+    settings = container.settings
+    policy = DeliveryPolicy(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        concurrency=settings.webhook_concurrency,
+        per_endpoint=settings.webhook_endpoint_concurrency,
+        backoff_base_seconds=settings.webhook_backoff_base_seconds,
+        backoff_max_seconds=settings.webhook_backoff_max_seconds,
+        retry_window_seconds=settings.webhook_retry_window_seconds,
+        poll_seconds=settings.webhook_poll_seconds,
+    )
+    sender = HttpWebhookSender(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        max_connections=settings.webhook_concurrency,
+    )
+    return WebhookDispatcher(container.uow, sender, policy)
+
+
+def outbox_relay(settings: Settings) -> OutboxRelay:
+    """The relay from the outbox to NATS; it opens its own connections (not the pool's)."""
+    if settings.nats_url is None:
+        raise RuntimeError("PAYPLANE_NATS_URL is not set: the outbox relay has nowhere to publish")
+    url = database_url(settings)
+    return OutboxRelay(
+        lambda: PgRelaySession.connect(url),
+        JetStreamPublisher(settings.nats_url, ack_timeout=settings.relay_ack_timeout_seconds),
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
     )

@@ -42,6 +42,7 @@ class Platform:
     simulator_url: str
     simulator_api_key: str
     database_url: str
+    nats_url: str
     secret_key: str
     merchant_id: str
     children: dict[str, ChildProcess]
@@ -73,6 +74,20 @@ class Platform:
         stats: dict[str, Any] = self._admin("GET", "/admin/stats")
         return stats
 
+    def set_webhook_faults(self, **faults: Any) -> None:
+        """Replace the simulator's webhook delivery faults: duplicate_rate, reorder, delay_ms,
+        drop_rate; omitted ones return to their defaults (reset_faults clears them too)."""
+        self._admin("POST", "/admin/webhook_faults", json=faults)
+
+    def flush_webhooks(self, timeout: float = 8) -> dict[str, Any]:
+        """Wait until the simulator has delivered every webhook event; its delivery stats."""
+        stats: dict[str, Any] = self._admin("POST", f"/admin/webhooks/flush?timeout={timeout}")
+        return stats
+
+    def webhook_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self._admin("GET", "/admin/webhooks/stats")
+        return stats
+
     def _admin(self, method: str, path: str, json: Any = None) -> Any:
         response = httpx.request(method, self.simulator_url + path, json=json, timeout=10)
         response.raise_for_status()
@@ -82,6 +97,7 @@ class Platform:
 @pytest.fixture(scope="session")
 def platform(
     e2e_database_url: str,
+    nats_url: str,
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[Platform]:
@@ -92,6 +108,7 @@ def platform(
     settings = Settings(
         home=home,
         database_url=e2e_database_url,
+        nats_url=nats_url,
         api_port=free_port(),
         simulator_port=simulator_port,
         simulator_url=http_url("127.0.0.1", simulator_port),
@@ -99,6 +116,13 @@ def platform(
         resolver_min_age_seconds=3,  # must exceed the PSP read timeout below
         resolver_interval_seconds=0.5,
         psp_read_timeout_seconds=2,
+        inbox_max_attempts=4,  # an event about an unknown payment is parked after ~3.5 s
+        # Merchant webhooks: a dead endpoint fails for good (and is disabled) after ~3 s.
+        webhook_retry_window_seconds=3,
+        webhook_backoff_base_seconds=0.2,
+        webhook_timeout_seconds=3,
+        webhook_poll_seconds=0.2,
+        webhook_fanout_ack_wait_seconds=5,
     )
     children = child_processes(settings, e2e_database_url)
     request.config.stash[_LOG_DIR] = home / "logs"
@@ -112,6 +136,7 @@ def platform(
             simulator_url=settings.simulator_base_url,
             simulator_api_key=settings.simulator_api_key,
             database_url=e2e_database_url,
+            nats_url=nats_url,
             secret_key=merchant["secret_key"],
             merchant_id=merchant["id"],
             children={child.name: child for child in children},

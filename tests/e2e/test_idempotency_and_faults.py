@@ -117,8 +117,10 @@ def test_kill_api_between_psp_call_and_commit_then_retry(platform) -> None:
 
 def test_psp_timeout_leaves_processing_and_the_resolver_completes_it(platform) -> None:
     before = _authorizations(platform)
-    # Apply at the PSP, then withhold the answer past the API's 2 s read timeout.
+    # Apply at the PSP, then withhold the answer past the API's 2 s read timeout; its webhook
+    # is lost too, or it would complete the payment first (test_psp_webhooks shows that).
     platform.set_faults(drop_response_rate=1.0, hang_seconds=4)
+    platform.set_webhook_faults(drop_rate=1.0)
     try:
         with api(platform) as client:
             response = client.post(

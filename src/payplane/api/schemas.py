@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from payplane.domain.payment_intent import CaptureMethod
+from payplane.services.webhooks import EVENT_TYPES
 
 _ASCII_INTEGER = re.compile(r"-?[0-9]+")
 
@@ -171,3 +173,60 @@ class ListLedgerEntries(StripeParams):
 
 class ListLedgerAccounts(ListLedgerEntries):
     currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
+
+
+def _webhook_url(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    parts = urlsplit(value)
+    blank = any(c.isspace() for c in value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or blank:
+        raise ValueError("must be an http or https URL")
+    return value
+
+
+def _event_types(value: Any) -> Any:
+    value = _list(value)
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("must list at least one event type, or '*' for all")
+        for item in value:
+            if item != "*" and item not in EVENT_TYPES:
+                raise ValueError(f"{item!r} is not an event type Payplane sends ('*' is all)")
+    return value
+
+
+WebhookUrl = Annotated[str, Field(max_length=2048), BeforeValidator(_webhook_url)]
+EventTypes = Annotated[list[str], BeforeValidator(_event_types)]
+
+
+class CreateWebhookEndpoint(StripeParams):
+    url: WebhookUrl
+    enabled_events: EventTypes
+    description: ShortText | None = None
+    metadata: Metadata | None = None
+    api_version: Annotated[str, Field(max_length=64)] | None = None
+
+
+class UpdateWebhookEndpoint(StripeParams):
+    url: WebhookUrl | None = None
+    enabled_events: EventTypes | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    metadata: Metadata | None = None
+    disabled: bool | None = None
+
+
+class DeleteWebhookEndpoint(StripeParams):
+    pass
+
+
+class ResendWebhookEvent(StripeParams):
+    event: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class ListWebhookEndpoints(ListParams):
+    pass
+
+
+class ListWebhookDeliveries(ListLedgerEntries):  # pages by id: no `created` filter
+    event: str | None = None

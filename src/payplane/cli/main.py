@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from payplane.cli.events import events
 from payplane.config import get_settings
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ ledger = typer.Typer(help="Audit the ledger.", no_args_is_help=True)
 app.add_typer(merchants, name="merchants")
 app.add_typer(payments, name="payments")
 app.add_typer(ledger, name="ledger")
+app.add_typer(events, name="events")
 console = Console(stderr=True)
 
 

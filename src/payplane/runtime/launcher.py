@@ -1,7 +1,7 @@
-"""`payplane up`: PostgreSQL, migrations, then the simulator, api and worker, supervised.
+"""`payplane up`: PostgreSQL, migrations, NATS, then the simulator, api and worker, supervised.
 
-Runs in the foreground until SIGINT/SIGTERM/SIGHUP, restarts a child that dies with backoff,
-and on the way out stops the children before PostgreSQL so none of them sees the database vanish.
+Runs in the foreground until SIGINT/SIGTERM/SIGHUP, restarts a child that dies with backoff, and
+on the way out stops the children before NATS and PostgreSQL so none of them sees those vanish.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from payplane.config import Settings
+from payplane.runtime.nats import EmbeddedNats
 from payplane.runtime.postgres import EmbeddedPostgres
 from payplane.runtime.processes import ChildProcess, StartupError, stop_all, wait_until_healthy
 
@@ -40,6 +41,7 @@ def up(settings: Settings) -> None:
     home.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"home": home})
     postgres = None if settings.database_url else EmbeddedPostgres(home / "pg", settings.pg_port)
+    nats = None if settings.nats_url else EmbeddedNats(home / "nats", settings.nats_port)
     children: list[ChildProcess] = []
     previous_handlers = {sig: signal.signal(sig, _interrupt) for sig in _SHUTDOWN_SIGNALS}
     try:
@@ -49,6 +51,10 @@ def up(settings: Settings) -> None:
 
         bootstrap.migrate(database_url)
         console.print("[green]✓[/] migrations    at head")
+        if nats is not None:
+            # Children learn the embedded server's address through the settings they inherit.
+            settings = settings.model_copy(update={"nats_url": nats.start()})
+        console.print(f"[green]✓[/] NATS          {redact_password(str(settings.nats_url))}")
 
         children.extend(child_processes(settings, database_url))
         for child in children:
@@ -68,7 +74,7 @@ def up(settings: Settings) -> None:
         # A second Ctrl-C must not cut the clean-up short and leave a child or PostgreSQL running.
         for sig in _SHUTDOWN_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
-        _shutdown(console, children, postgres)
+        _shutdown(console, children, nats, postgres)
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
 
@@ -83,6 +89,11 @@ def child_processes(settings: Settings, database_url: str) -> list[ChildProcess]
         "PSP_SIMULATOR_PORT": str(settings.simulator_port),
         "PSP_SIMULATOR_API_KEY": settings.simulator_api_key,
         "PSP_SIMULATOR_DB_PATH": str(settings.home / "psp_simulator.sqlite3"),
+        # The simulator signs with the first secret: the current one during a rotation.
+        "PSP_SIMULATOR_WEBHOOK_URL": http_url(
+            settings.api_host, settings.api_port, "/psp-webhooks/simulator"
+        ),
+        "PSP_SIMULATOR_WEBHOOK_SECRET": settings.psp_webhook_secrets[0],
     }
     return [
         ChildProcess(
@@ -172,12 +183,18 @@ def _supervise(console: Console, children: list[ChildProcess]) -> NoReturn:
 
 
 def _shutdown(
-    console: Console, children: list[ChildProcess], postgres: EmbeddedPostgres | None
+    console: Console,
+    children: list[ChildProcess],
+    nats: EmbeddedNats | None,
+    postgres: EmbeddedPostgres | None,
 ) -> None:
     started = [child for child in children if child.pid is not None]
     if started:
         stop_all(started, STOP_TIMEOUT_SECONDS)
         console.print(f"stopped {', '.join(child.name for child in started)}")
+    if nats is not None and nats.is_running:
+        nats.stop()
+        console.print("stopped NATS")
     if postgres is not None:
         postgres.stop()
         console.print("stopped PostgreSQL")
@@ -227,6 +244,7 @@ def _print_summary(
   API docs       {api}/docs
   PSP simulator  {http_url(settings.simulator_host, settings.simulator_port)}
   database       {escape(redact_password(database_url))}
+  NATS           {escape(redact_password(str(settings.nats_url)))}
   logs           {settings.home / "logs"}
   demo merchant  {merchant["id"]}, secret key [bold]{secret}[/]
 

@@ -19,6 +19,17 @@ SYNC_ACTOR = "system:dispute_sync"
 
 async def apply_feed_change(uow: UnitOfWork, connector: str, change: PspDispute) -> None:
     """Open or follow the dispute a feed change is about, then move the feed's cursor past it."""
+    await apply_change(uow, connector, change)
+    await uow.cursors.advance(connector, FEED, change.change_seq)
+
+
+async def apply_change(
+    uow: UnitOfWork, connector: str, change: PspDispute, *, actor: str = SYNC_ACTOR
+) -> None:
+    """Open or follow the dispute a change is about (from the feed or a webhook).
+
+    Leaves the feed's cursor alone: a webhook may bring a change ahead of others still unread.
+    """
     # The payment's lock first, as every writer of a payment takes it; it also makes two
     # workers reading the same change take turns, so that the second one finds it done.
     intent = await uow.intents.get(None, change.merchant_reference, lock=True)
@@ -46,10 +57,12 @@ async def apply_feed_change(uow: UnitOfWork, connector: str, change: PspDispute)
         await uow.disputes.add(dispute)
     else:
         before = dispute.status.value
+        seen = dispute.psp_change_seq
         effect = follow(dispute, change)
-        await uow.disputes.save(dispute)
+        if dispute.psp_change_seq != seen:  # a change already seen writes nothing
+            await uow.disputes.save(dispute)
     if effect is not None:
-        ctx = RequestContext(dispute.merchant_id, SYNC_ACTOR, new_id("req"))
+        ctx = RequestContext(dispute.merchant_id, actor, new_id("req"))
         await move_money(uow, dispute, effect)
         await record_events(uow, ctx, dispute)
         await uow.audit.record(
@@ -65,7 +78,6 @@ async def apply_feed_change(uow: UnitOfWork, connector: str, change: PspDispute)
                 "money": effect.value,
             },
         )
-    await uow.cursors.advance(connector, FEED, change.change_seq)
 
 
 def follow(dispute: Dispute, psp: PspDispute) -> MoneyEffect | None:

@@ -15,6 +15,8 @@ from payplane.domain.dispute import Dispute
 from payplane.domain.ledger import Hold, Journal
 from payplane.domain.payment_intent import PaymentIntent
 from payplane.domain.refund import Refund
+from payplane.services.inbox_ports import Inbox
+from payplane.services.webhook_ports import WebhookStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class Attempts(Protocol):
         ...
 
     async def postpone(self, attempt_id: str, *, seconds: float) -> None: ...
+    async def find_by_psp_key(self, connector: str, key: str) -> Attempt | None: ...
 
 
 class Ledger(Protocol):
@@ -122,7 +125,12 @@ class RequestContext:
 
 class Outbox(Protocol):
     async def append(
-        self, ctx: RequestContext, event_type: str, data: dict[str, Any], *, payment_intent_id: str
+        self,
+        ctx: RequestContext,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        payment_intent_id: str | None,
     ) -> None:
         """Record an event about data["id"], filed under the payment it belongs to."""
         ...
@@ -198,6 +206,8 @@ class UnitOfWork(Protocol):
     outbox: Outbox
     audit: AuditTrail
     idempotency: IdempotencyKeys
+    webhooks: WebhookStore
+    inbox: Inbox
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

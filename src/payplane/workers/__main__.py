@@ -6,13 +6,17 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 
+import structlog
 import uvloop
 
 from payplane.config import get_settings
 from payplane.logging import configure_logging
 from payplane.services.idempotency import purge_expired
-from payplane.wiring import build
+from payplane.wiring import build, outbox_relay
 from payplane.workers.loop import run_periodically
+from payplane.workers.webhooks import run_webhooks
+
+log = structlog.get_logger()
 
 
 async def _main() -> None:
@@ -42,6 +46,7 @@ async def _main() -> None:
             lambda: container.disputes.sync(container.connector),
             settings.dispute_sync_interval_seconds,
         ),
+        ("psp_inbox", container.inbox.run_due, settings.inbox_poll_seconds),
         (
             "idempotency_purge",
             lambda: purge_expired(
@@ -54,6 +59,13 @@ async def _main() -> None:
         asyncio.create_task(run_periodically(name, job, interval=interval))
         for name, job, interval in jobs
     ]
+    if settings.nats_url is None:
+        # Processes started alone (benchmarks, scripts) may run without NATS; `payplane up`
+        # always passes one.
+        log.warning("PAYPLANE_NATS_URL is not set: the outbox relay does not run")
+    else:
+        tasks.append(asyncio.create_task(outbox_relay(settings).run()))
+    tasks.append(asyncio.create_task(run_webhooks(container)))
     await stop.wait()
     for task in tasks:
         task.cancel()

@@ -141,3 +141,12 @@ class PgAttempts:
             "WHERE id = %s",
             (seconds, attempt_id),
         )
+
+    async def find_by_psp_key(self, connector: str, key: str) -> Attempt | None:
+        cur = self._conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "SELECT * FROM payment_attempts WHERE psp_idempotency_key = %s AND connector = %s",
+            (key, connector),
+        )
+        row = await cur.fetchone()
+        return None if row is None else to_attempt(row)

@@ -36,7 +36,12 @@ class PgOutbox:
         self._conn = conn
 
     async def append(
-        self, ctx: RequestContext, event_type: str, data: dict[str, Any], *, payment_intent_id: str
+        self,
+        ctx: RequestContext,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        payment_intent_id: str | None,
     ) -> None:
         await self._conn.execute(
             "INSERT INTO events (id, merchant_id, type, object_id, payment_intent_id, data, "

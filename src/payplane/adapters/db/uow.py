@@ -14,9 +14,12 @@ from payplane.adapters.db.balances import PgBalances
 from payplane.adapters.db.disputes import PgCursors, PgDisputes
 from payplane.adapters.db.events import PgOutbox
 from payplane.adapters.db.idempotency import PgIdempotencyKeys
+from payplane.adapters.db.inbox import PgInbox
 from payplane.adapters.db.intents import PgPaymentIntents
 from payplane.adapters.db.ledger import PgLedger
 from payplane.adapters.db.refunds import PgRefunds
+from payplane.adapters.db.webhooks import PgWebhooks
+from payplane.services.inbox_ports import Inbox
 from payplane.services.ports import (
     Attempts,
     AuditTrail,
@@ -29,6 +32,7 @@ from payplane.services.ports import (
     PaymentIntents,
     Refunds,
 )
+from payplane.services.webhook_ports import WebhookStore
 
 
 class PgUnitOfWork:
@@ -42,6 +46,8 @@ class PgUnitOfWork:
     outbox: Outbox
     audit: AuditTrail
     idempotency: IdempotencyKeys
+    inbox: Inbox
+    webhooks: WebhookStore
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -60,6 +66,8 @@ class PgUnitOfWork:
         self.outbox = PgOutbox(conn)
         self.audit = PgAuditTrail(conn)
         self.idempotency = PgIdempotencyKeys(conn)
+        self.webhooks = PgWebhooks(conn)
+        self.inbox = PgInbox(conn)
         return self
 
     async def __aexit__(
