@@ -7,6 +7,7 @@ not acknowledged within `ack_wait_seconds` (its dispatcher died) is handed out a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import nats.errors
 import orjson
@@ -84,10 +85,8 @@ class JetStreamFeed:
             await asyncio.sleep(wait_seconds)
             return []
         if batch > 1:
-            try:
+            with contextlib.suppress(TimeoutError, nats.errors.Error):
                 messages += await self._sub.fetch(batch - 1, timeout=_DRAIN_SECONDS)
-            except (TimeoutError, nats.errors.TimeoutError):
-                pass
         usable: list[FeedMessage] = []
         for msg in messages:
             event_id = _event_id(msg)

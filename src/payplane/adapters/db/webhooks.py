@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -40,9 +39,6 @@ def to_endpoint(row: dict[str, Any], *, with_secret: bool = False) -> dict[str, 
 
 class PgWebhooks(PgWebhookDeliveries):
     """The WebhookStore port: endpoints here, deliveries and attempts in the base class."""
-
-    def __init__(self, conn: psycopg.AsyncConnection) -> None:
-        super().__init__(conn)
 
     async def add_endpoint(self, endpoint: dict[str, Any]) -> None:
         await self._conn.execute(
