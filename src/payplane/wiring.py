@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from payplane.adapters.broker.nats import JetStreamPublisher
 from payplane.adapters.clock import SystemClock
+from payplane.adapters.db.merchants import PgApiKeys
 from payplane.adapters.db.outbox_relay import PgRelaySession
 from payplane.adapters.db.pool import create_pool
 from payplane.adapters.db.uow import PgUnitOfWorkFactory
@@ -33,6 +34,7 @@ from payplane.services.webhooks import WebhookEndpointService
 class Container:
     settings: Settings
     pool: AsyncConnectionPool
+    api_keys: PgApiKeys
     uow: PgUnitOfWorkFactory
     connector: SimulatorConnector
     runner: AttemptRunner
@@ -91,6 +93,7 @@ async def build(settings: Settings) -> Container:
     return Container(
         settings=settings,
         pool=pool,
+        api_keys=PgApiKeys(pool),
         uow=uow,
         connector=connector,
         runner=runner,

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.disputes = container.disputes
         app.state.balances = container.balances
         app.state.webhook_endpoints = container.webhook_endpoints
-        app.state.authenticate = Authenticator(container.pool)
+        app.state.authenticate = Authenticator(container.api_keys)
         try:
             yield
         finally:

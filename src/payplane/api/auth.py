@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request
-from psycopg_pool import AsyncConnectionPool
 
-from payplane.adapters.db.merchants import ApiKeys
 from payplane.domain.errors import AuthenticationFailed
 
 # Lookups are cached briefly: a revoked key stops working within this many seconds.
@@ -22,9 +21,15 @@ class Principal:
     merchant_id: str
 
 
+class KeyLookup(Protocol):
+    async def find(self, secret: str) -> tuple[str, str] | None:
+        """(key id, merchant id) of an active secret key, or None."""
+        ...
+
+
 class Authenticator:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self._pool = pool
+    def __init__(self, keys: KeyLookup) -> None:
+        self._keys = keys
         self._cache: dict[str, tuple[float, Principal]] = {}
 
     async def __call__(self, request: Request) -> Principal:
@@ -32,8 +37,7 @@ class Authenticator:
         cached = self._cache.get(secret)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self._pool.connection() as conn:
-            found = await ApiKeys(conn).find(secret)
+        found = await self._keys.find(secret)
         if found is None:
             masked = secret[:8] + "*" * 4 + secret[-4:] if len(secret) > 12 else "****"
             raise AuthenticationFailed(f"Invalid API Key provided: {masked}")

@@ -7,6 +7,7 @@ import secrets
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 
 from payplane.domain.ids import new_id
 
@@ -28,18 +29,20 @@ def insert_merchant_with_key(conn: psycopg.Connection, name: str) -> tuple[str, 
     return merchant_id, secret
 
 
-class ApiKeys:
-    """Looks up the merchant behind a secret key."""
+class PgApiKeys:
+    """Looks up the merchant behind a secret key (its own short transaction, before any work)."""
 
-    def __init__(self, conn: psycopg.AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
 
     async def find(self, secret: str) -> tuple[str, str] | None:
         """(key id, merchant id) of an active key, or None."""
-        cur = self._conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            "SELECT id, merchant_id FROM api_keys WHERE secret_hash = %s AND revoked_at IS NULL",
-            (hash_secret(secret),),
-        )
-        row = await cur.fetchone()
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                "SELECT id, merchant_id FROM api_keys "
+                "WHERE secret_hash = %s AND revoked_at IS NULL",
+                (hash_secret(secret),),
+            )
+            row = await cur.fetchone()
         return (row["id"], row["merchant_id"]) if row else None
