@@ -1,8 +1,14 @@
-"""Payplane benchmarks; `python -m bench` (or `make bench`) runs the checkout benchmark.
+"""Payplane benchmarks; `python -m bench` (or `make bench`) runs them all, each on a private
+platform, and rewrites its own section of docs/benchmarks.md.
 
-The checkout benchmark starts a private platform (embedded PostgreSQL in a temp dir, the PSP
-simulator at zero latency, the api and the worker), drives create -> confirm -> capture with N
-concurrent virtual users, accounts for the CPU of every process (the load generator's own
-included), runs pgbench tpcb-like on the same PostgreSQL as the physical reference, and rewrites
-the "Checkout" section of docs/benchmarks.md.
+`python -m bench checkout` (also `python -m bench --option ...`): starts a private platform
+(embedded PostgreSQL in a temp dir, the PSP simulator at zero latency, the api and the worker),
+drives create -> confirm -> capture with N concurrent virtual users, accounts for the CPU of every
+process (the load generator's own included), runs pgbench tpcb-like on the same PostgreSQL as the
+physical reference, and rewrites the "Checkout" section.
+
+`python -m bench events`: the same platform plus embedded NATS; outbox events committed at a
+steady rate are timed from COMMIT to receipt at a merchant webhook endpoint served in-process,
+then a backlog measures the relay's and the deliveries' throughput; rewrites the "Event
+pipeline" section.
 """

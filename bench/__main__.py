@@ -1,4 +1,10 @@
-"""`python -m bench`: the checkout benchmark (see bench/__init__.py and docs/benchmarks.md)."""
+"""`python -m bench [checkout | events | all] [options]`: the benchmarks (see bench/__init__.py
+and docs/benchmarks.md).
+
+Without any argument (`make bench`) it runs them all, each on a platform of its own, one after
+the other. Options without a subcommand are the checkout benchmark's, as before subcommands
+existed: `python -m bench --users 16` is `python -m bench checkout --users 16`.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,6 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-import psycopg
 import uvloop
 from rich.console import Console
 from rich.markup import escape
@@ -25,17 +30,21 @@ from bench import cpu
 from bench.client import Client, HttpxClient, RawClient
 from bench.load import CheckoutLoad, LoadResult
 from bench.pgbench import run_pgbench
+from bench.pgstats import postgres_counters
 from bench.pgwaits import WaitSampler
 from bench.platform import Platform, running_platform
-from bench.report import DOCS, Machine, Run, print_summary, write_docs
+from bench.report import DOCS, Machine, Run, code_under_test, print_summary, write_docs
 from payplane.runtime.processes import StartupError
 
 DEFAULT_API_WORKERS = 2
 
 
+SUBCOMMANDS = ("checkout", "events", "all")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench",
+        prog="python -m bench [checkout]",
         description="Checkout benchmark: create + confirm + capture through the PSP simulator "
         "(latency 0) on a private platform, then pgbench tpcb-like on the same PostgreSQL.",
     )
@@ -79,11 +88,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    console = Console()
-    command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
+    argv = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "-m", "bench", *argv])
     if os.environ.get("PYTHONPATH"):
         command = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} {command}"
+    if not argv:
+        name, rest = "all", []
+    elif argv[0] in SUBCOMMANDS:
+        name, rest = argv[0], argv[1:]
+    elif argv[0] in ("-h", "--help"):
+        print(__doc__.strip() + "\n\nMore: python -m bench {checkout,events,all} --help")
+        return
+    else:
+        name, rest = "checkout", argv
+    if name == "checkout":
+        checkout(parse_args(rest), command)
+    elif name == "events":
+        from bench.events_cli import parse_events_args, run_events
+
+        run_events(parse_events_args(rest), command)
+    else:
+        run_all(rest, command)
+
+
+def run_all(argv: list[str], command: str) -> None:
+    """Both benchmarks with their defaults, one platform each; --no-write and --keep-logs DIR
+    (logs of each under DIR/checkout and DIR/events) apply to both."""
+    from bench.events_cli import parse_events_args, run_events
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench all",
+        description="The checkout benchmark, then the event pipeline benchmark, each with its "
+        "defaults on a platform of its own; each rewrites its own section of docs/benchmarks.md.",
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument("--keep-logs", metavar="DIR", type=Path, help="copy the platforms' logs")
+    args = parser.parse_args(argv)
+    shared: list[str] = ["--no-write"] if args.no_write else []
+    for name in ("checkout", "events"):
+        logs = ["--keep-logs", str(args.keep_logs / name)] if args.keep_logs else []
+        Console().rule(f"[bold]{name} benchmark")
+        if name == "checkout":
+            checkout(parse_args([*shared, *logs]), command)
+        else:
+            run_events(parse_events_args([*shared, *logs]), command)
+
+
+def checkout(args: argparse.Namespace, command: str) -> None:
+    console = Console()
     machine = Machine.current()
     code = code_under_test()
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -148,7 +200,10 @@ def _run_load(platform: Platform, args: argparse.Namespace) -> LoadResult:
     trees = {name: platform.pid(name) for name in platform.children}
     trees["postgres"] = platform.postmaster_pid()
     waits = WaitSampler(platform.admin_url)
-    with _postgres_stats(platform) as sample_postgres, _profiler(args, platform) as profile:
+    with (
+        postgres_counters(platform.admin_url) as sample_postgres,
+        _profiler(args, platform) as profile,
+    ):
         load = CheckoutLoad(
             make_client,
             users=args.users,
@@ -165,29 +220,6 @@ def _run_load(platform: Platform, args: argparse.Namespace) -> LoadResult:
             waits.stop()
     result.postgres_waits = waits.averages()
     return result
-
-
-@contextlib.contextmanager
-def _postgres_stats(platform: Platform) -> Iterator[Callable[[], dict[str, float]]]:
-    """Counters of the payplane database and the WAL, read over one superuser connection."""
-    with psycopg.connect(platform.admin_url, autocommit=True) as conn:
-
-        def sample() -> dict[str, float]:
-            row = conn.execute(
-                "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated,"
-                " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'),"
-                " (SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE object = 'wal'),"
-                " (SELECT coalesce(sum(fsyncs), 0) FROM pg_stat_io WHERE object = 'wal')"
-                " FROM pg_stat_database WHERE datname = 'payplane'"
-            ).fetchone()
-            assert row is not None
-            names = (
-                "xact_commit", "xact_rollback", "tup_inserted", "tup_updated",
-                "wal_bytes", "wal_writes", "wal_fsyncs",
-            )  # fmt: skip
-            return {name: float(value) for name, value in zip(names, row, strict=True)}
-
-        yield sample
 
 
 @contextlib.contextmanager
@@ -223,31 +255,6 @@ def _profiler(args: argparse.Namespace, platform: Platform) -> Iterator[Callable
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def code_under_test() -> str:
-    """Which payplane the platform ran: its directory and git revision, dirty or not."""
-    import payplane
-
-    root = Path(payplane.__file__).resolve().parents[2]
-    git = ["git", "-C", str(root)]
-    try:
-        revision = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changes = subprocess.run(
-            [*git, "status", "--porcelain", "--", "src", "migrations"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        # An exported tree (git archive) may say where it came from in a REVISION file.
-        stamp = root / "REVISION"
-        origin = f", {stamp.read_text().strip()}" if stamp.is_file() else ""
-        return f"{root} (not a git checkout{origin})"
-    dirty = ", with uncommitted changes in src/ or migrations/" if changes else ""
-    return f"git {revision}{dirty} ({root})"
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:

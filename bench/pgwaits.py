@@ -15,7 +15,8 @@ import psycopg
 INTERVAL_SECONDS = 0.1
 _QUERY = """
 SELECT state, coalesce(wait_event_type || ': ' || wait_event, 'running'),
-       CASE WHEN wait_event_type = 'Lock' THEN left(regexp_replace(query, '\\s+', ' ', 'g'), 48)
+       CASE WHEN wait_event_type = 'Lock' OR (%(all_queries)s AND state = 'active')
+            THEN left(btrim(regexp_replace(query, '\\s+', ' ', 'g')), %(width)s)
        END
   FROM pg_stat_activity
  WHERE datname = 'payplane' AND state <> 'idle' AND pid <> pg_backend_pid()
@@ -23,8 +24,11 @@ SELECT state, coalesce(wait_event_type || ': ' || wait_event, 'running'),
 
 
 class WaitSampler:
-    def __init__(self, admin_url: str) -> None:
+    """`all_queries`: name the statement of every active backend, not only of lock waits."""
+
+    def __init__(self, admin_url: str, *, all_queries: bool = False, width: int = 48) -> None:
         self._url = admin_url
+        self._params = {"all_queries": all_queries, "width": width}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._counts: Counter[str] = Counter()
@@ -48,7 +52,7 @@ class WaitSampler:
     def _run(self) -> None:
         with psycopg.connect(self._url, autocommit=True) as conn:
             while not self._stop.wait(INTERVAL_SECONDS):
-                rows = conn.execute(_QUERY).fetchall()
+                rows = conn.execute(_QUERY, self._params).fetchall()
                 self._samples += 1
                 for state, wait, query in rows:
                     key = f"{state}, {wait}" + (f" ({query} ...)" if query else "")

@@ -6,6 +6,7 @@ import math
 import os
 import platform as py_platform
 import re
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -77,6 +78,31 @@ class Run:
     db_pool_size: int
     load: LoadResult
     pgbench: PgbenchResult | None
+
+
+def code_under_test() -> str:
+    """Which payplane the platform ran: its directory and git revision, dirty or not."""
+    import payplane
+
+    root = Path(payplane.__file__).resolve().parents[2]
+    git = ["git", "-C", str(root)]
+    try:
+        revision = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changes = subprocess.run(
+            [*git, "status", "--porcelain", "--", "src", "migrations"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        # An exported tree (git archive) may say where it came from in a REVISION file.
+        stamp = root / "REVISION"
+        origin = f", {stamp.read_text().strip()}" if stamp.is_file() else ""
+        return f"{root} (not a git checkout{origin})"
+    dirty = ", with uncommitted changes in src/ or migrations/" if changes else ""
+    return f"git {revision}{dirty} ({root})"
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -450,9 +476,14 @@ def markdown(run: Run) -> str:
 
 
 def write_docs(run: Run, path: Path = DOCS) -> None:
-    section = markdown(run)
+    write_section(markdown(run), START, END, path)
+
+
+def write_section(section: str, start: str, end: str, path: Path = DOCS) -> None:
+    """Replace the text between `start` and `end` (markers included) with `section`, or append
+    it; the rest of the file, other benchmarks' sections and hand-written notes, stays as is."""
     text = path.read_text() if path.exists() else _DOCS_HEADER
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text, count=1)
     else:
