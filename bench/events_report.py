@@ -20,7 +20,7 @@ from bench.events import (
     RatePhase,
     percentile,
 )
-from bench.report import DOCS, Machine, write_section
+from bench.report import DOCS, Machine, markdown_table, write_section
 
 START, END = "<!-- events:start -->", "<!-- events:end -->"
 TARGET_RATE = 1000
@@ -356,15 +356,6 @@ def print_events_summary(console: Console, run: EventsRun) -> None:
 # -- docs ------------------------------------------------------------------------------------
 
 
-def _table(header: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
-    align = ["---" if i < right_from else "---:" for i in range(len(header))]
-    return [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join(align) + " |",
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
-
-
 def _settings_text(run: EventsRun) -> str:
     parts = []
     for name, value in run.settings.items():
@@ -413,7 +404,7 @@ def markdown(run: EventsRun) -> str:
         "",
         "### Result",
         "",
-        *_table(
+        *markdown_table(
             ["figure", "value"],
             [
                 [
@@ -463,7 +454,7 @@ def markdown(run: EventsRun) -> str:
         "machine clock as time.time(). Events not received within the drain timeout count as "
         "lost (infinitely late) in the percentiles.",
         "",
-        *_table(
+        *markdown_table(
             ["reached", "count", "p50", "p95", "p99", "max", "mean"],
             stage_rows(rate),
         ),
@@ -478,7 +469,7 @@ def markdown(run: EventsRun) -> str:
             "`published_at`, the deliveries' from the receiver; the worker fans out and delivers "
             f"while its relay still publishes. Deliveries are counted for {backlog.timeout:g} s.",
             "",
-            *_table(
+            *markdown_table(
                 ["figure", "value"],
                 [
                     ["first events published", f"{backlog.first_published_in * 1000:,.0f} ms"],
@@ -523,7 +514,7 @@ def markdown(run: EventsRun) -> str:
         + " The load generator is the benchmark process: the receiver's thread and the rest "
         "(inserter, samplers).",
         "",
-        *_table(
+        *markdown_table(
             cpu_header,
             cpu_rows(rate, backlog.cpu if backlog else None, backlog.received if backlog else 0),
         ),
@@ -537,7 +528,7 @@ def markdown(run: EventsRun) -> str:
             "Rate phase, from pg_stat_database / pg_stat_io (flushed about once a second: "
             "approximate).",
             "",
-            *_table(["figure", "source", "per second", "per event"], db, right_from=2),
+            *markdown_table(["figure", "source", "per second", "per event"], db, right_from=2),
             "",
         ]
     for title, waits in (
@@ -550,7 +541,9 @@ def markdown(run: EventsRun) -> str:
                 "pg_stat_activity every 0.1 s (average number in each state, with the start of "
                 "the statement of active ones):",
                 "",
-                *_table(["state, wait event (statement)", "average backends"], wait_rows(waits)),
+                *markdown_table(
+                    ["state, wait event (statement)", "average backends"], wait_rows(waits)
+                ),
                 "",
             ]
     lines += [

@@ -346,7 +346,7 @@ def print_summary(console: Console, run: Run) -> None:
 # -- docs ------------------------------------------------------------------------------------
 
 
-def _table(header: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
+def markdown_table(header: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
     align = ["---" if i < right_from else "---:" for i in range(len(header))]
     return [
         "| " + " | ".join(header) + " |",
@@ -380,7 +380,7 @@ def markdown(run: Run) -> str:
         "",
         "### Result",
         "",
-        *_table(
+        *markdown_table(
             ["figure", "value"],
             [
                 ["checkouts/s", f"**{load.checkouts_per_second:.1f}**"],
@@ -403,13 +403,13 @@ def markdown(run: Run) -> str:
     lines += [
         "### Latency (ms)",
         "",
-        *_table(["call", "count", "p50", "p95", "p99", "max", "mean"], latency_rows(load)),
+        *markdown_table(["call", "count", "p50", "p95", "p99", "max", "mean"], latency_rows(load)),
         "",
         "### CPU during the measured window",
         "",
         "Per process tree (psutil, children included), and machine-wide from /proc/stat.",
         "",
-        *_table(
+        *markdown_table(
             ["process", "CPU s", "cores", f"of {load.cpu.cores} cores", "ms per checkout"],
             cpu_rows(load.cpu, load.checkouts),
         ),
@@ -423,7 +423,7 @@ def markdown(run: Run) -> str:
             "From pg_stat_database / pg_stat_io, which backends flush about once a second: "
             "approximate.",
             "",
-            *_table(["figure", "source", "per second", "per checkout"], db, right_from=2),
+            *markdown_table(["figure", "source", "per second", "per checkout"], db, right_from=2),
             "",
         ]
     if load.postgres_waits:
@@ -433,7 +433,7 @@ def markdown(run: Run) -> str:
             "Client: ClientRead' is a transaction waiting for the api to send its next "
             "statement):",
             "",
-            *_table(["state, wait event", "average backends"], wait_rows(load)),
+            *markdown_table(["state, wait event", "average backends"], wait_rows(load)),
             "",
         ]
     if run.pgbench is not None:
@@ -444,7 +444,7 @@ def markdown(run: Run) -> str:
             f"Same PostgreSQL, database `bench_pgbench` at scale {pg.scale}, run after the "
             f"checkout load: `{pg.command}`.",
             "",
-            *_table(
+            *markdown_table(
                 ["figure", "value"],
                 [
                     ["TPS (without initial connection time)", f"{pg.tps:,.0f}"],

@@ -135,13 +135,6 @@ class PgAttempts:
         )
         return [to_attempt(row) for row in await cur.fetchall()]
 
-    async def postpone(self, attempt_id: str, *, seconds: float) -> None:
-        await self._conn.execute(
-            "UPDATE payment_attempts SET next_check_at = now() + make_interval(secs => %s) "
-            "WHERE id = %s",
-            (seconds, attempt_id),
-        )
-
     async def find_by_psp_key(self, connector: str, key: str) -> Attempt | None:
         cur = self._conn.cursor(row_factory=dict_row)
         await cur.execute(
