@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int = 1
+    public_url: str | None = Field(
+        default=None,
+        description="the API's address as customers' browsers reach it (PSP pages send them back "
+        "to <public_url>/redirect/return/...); derived from api host and port if unset",
+    )
 
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 8100
@@ -64,6 +69,15 @@ class Settings(BaseSettings):
         description="an uncaptured authorization is voided (reason automatic) after this long",
     )
     resolver_interval_seconds: float = 2.0
+    action_expiry_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="a customer action (3-D Secure, wallet or bank page) not completed in this "
+        "long is expired at the PSP and the intent returns to requires_payment_method",
+    )
+    action_follow_interval_seconds: float = Field(
+        default=1.0, gt=0, description="how often waiting payments are checked for due follow-ups"
+    )
     dispute_sync_interval_seconds: float = 2.0
     resolver_min_age_seconds: float = Field(
         default=15.0, description="an attempt must be this old before the resolver asks the PSP"
@@ -122,6 +136,10 @@ class Settings(BaseSettings):
         if self.resolver_min_age_seconds <= self.psp_read_timeout_seconds:
             raise ValueError("resolver_min_age_seconds must exceed psp_read_timeout_seconds")
         return self
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def simulator_base_url(self) -> str:

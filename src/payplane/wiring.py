@@ -12,12 +12,20 @@ from payplane.adapters.db.merchants import PgApiKeys
 from payplane.adapters.db.outbox_relay import PgRelaySession
 from payplane.adapters.db.pool import create_pool
 from payplane.adapters.db.uow import PgUnitOfWorkFactory
+from payplane.adapters.psp.alternative_methods import (
+    BankDebitConnector,
+    BankRedirectConnector,
+    WalletConnector,
+)
 from payplane.adapters.psp.resilience import Resilience
 from payplane.adapters.psp.simulator import SimulatorConnector
 from payplane.adapters.psp.simulator_events import SimulatorEvents
 from payplane.adapters.webhook_sender import HttpWebhookSender
+from payplane.api.redirects import RETURN_PATH
 from payplane.config import Settings
 from payplane.services.balances import BalanceService
+from payplane.services.connectors import Connectors
+from payplane.services.customer_actions import CustomerActions
 from payplane.services.dispatch import DeliveryPolicy, WebhookDispatcher
 from payplane.services.disputes import DisputeService
 from payplane.services.events import EventService
@@ -36,9 +44,10 @@ class Container:
     pool: AsyncConnectionPool
     api_keys: PgApiKeys
     uow: PgUnitOfWorkFactory
-    connector: SimulatorConnector
+    connectors: Connectors
     runner: AttemptRunner
     payment_intents: PaymentIntentService
+    customer_actions: CustomerActions
     refunds: RefundService
     disputes: DisputeService
     events: EventService
@@ -48,8 +57,12 @@ class Container:
     inbox: InboxProcessor
 
     async def aclose(self) -> None:
-        await self.connector.aclose()
+        for connector in self._simulator_connectors():
+            await connector.aclose()
         await self.pool.close()
+
+    def _simulator_connectors(self) -> list[SimulatorConnector]:
+        return [c for c in self.connectors if isinstance(c, SimulatorConnector)]
 
 
 def database_url(settings: Settings) -> str:
@@ -65,22 +78,31 @@ async def build(settings: Settings) -> Container:
     pool = create_pool(database_url(settings), size=settings.db_pool_size)
     await pool.open(wait=True, timeout=30)
     uow = PgUnitOfWorkFactory(pool)
-    connector = SimulatorConnector.create(
-        settings.simulator_base_url,
-        settings.simulator_api_key,
-        connect_timeout=settings.psp_connect_timeout_seconds,
-        read_timeout=settings.psp_read_timeout_seconds,
-        resilience=Resilience(
-            "simulator",
-            max_attempts=settings.psp_max_attempts,
-            failure_threshold=settings.breaker_failure_threshold,
-            reset_seconds=settings.breaker_reset_seconds,
-        ),
+    # Cards first: the first connector is the primary one, whose dispute feed is followed.
+    connectors = Connectors(
+        kind.create(
+            settings.simulator_base_url,
+            settings.simulator_api_key,
+            connect_timeout=settings.psp_connect_timeout_seconds,
+            read_timeout=settings.psp_read_timeout_seconds,
+            resilience=Resilience(
+                kind.name,
+                max_attempts=settings.psp_max_attempts,
+                failure_threshold=settings.breaker_failure_threshold,
+                reset_seconds=settings.breaker_reset_seconds,
+            ),
+        )
+        for kind in (
+            SimulatorConnector,
+            WalletConnector,
+            BankRedirectConnector,
+            BankDebitConnector,
+        )
     )
     clock = SystemClock()
     runner = AttemptRunner(
         uow,
-        connector,
+        connectors,
         clock,
         lock_seconds=settings.idempotency_lock_seconds,
         capture_window=settings.authorization_validity_seconds,
@@ -95,11 +117,18 @@ async def build(settings: Settings) -> Container:
         pool=pool,
         api_keys=PgApiKeys(pool),
         uow=uow,
-        connector=connector,
+        connectors=connectors,
         runner=runner,
-        payment_intents=PaymentIntentService(runner),
+        payment_intents=PaymentIntentService(
+            runner, return_base_url=settings.public_base_url + RETURN_PATH
+        ),
+        customer_actions=CustomerActions(
+            runner, action_expiry_seconds=settings.action_expiry_seconds
+        ),
         refunds=RefundService(runner),
-        disputes=DisputeService(uow, connector, lock_seconds=settings.idempotency_lock_seconds),
+        disputes=DisputeService(
+            uow, connectors.primary, lock_seconds=settings.idempotency_lock_seconds
+        ),
         events=EventService(uow),
         balances=BalanceService(uow),
         webhook_endpoints=WebhookEndpointService(runner),

@@ -121,13 +121,21 @@ def test_payment_method_must_be_a_pm_id(payment_method: str) -> None:
     assert error.param == "payment_method"
 
 
-def test_payment_method_types_only_card() -> None:
+def test_payment_method_types_are_well_formed_names() -> None:
+    # Whether a type is enabled is the connectors' business (payment_method_unactivated).
     assert parse(
-        schemas.CreatePaymentIntent, {**BASE, "payment_method_types": ["card"]}
-    ).payment_method_types == ["card"]
-    error = refused(schemas.CreatePaymentIntent, {**BASE, "payment_method_types": ["sepa"]})
-    assert error.param is not None
-    assert error.param.startswith("payment_method_types")
+        schemas.CreatePaymentIntent, {**BASE, "payment_method_types": ["card", "sepa_debit"]}
+    ).payment_method_types == ["card", "sepa_debit"]
+    for bad in (["SEPA!"], [], ["card"] * 21):
+        error = refused(schemas.CreatePaymentIntent, {**BASE, "payment_method_types": bad})
+        assert error.param is not None
+        assert error.param.startswith("payment_method_types")
+
+
+@pytest.mark.parametrize("url", ["ftp://shop.example/back", "/relative", "http://", "https://a b"])
+def test_return_url_must_be_absolute_http(url: str) -> None:
+    error = refused(schemas.ConfirmPaymentIntent, {"return_url": url})
+    assert error.param == "return_url"
 
 
 # -- metadata ----------------------------------------------------------------------------------

@@ -265,7 +265,7 @@ def test_decline_clears_the_payment_method_and_records_the_error() -> None:
     assert intent.latest_charge == "ch_declined"
     body = intent.as_stripe_object()["last_payment_error"]
     assert body["decline_code"] == "insufficient_funds"
-    assert body["payment_method"] == {"id": "pm_card_visa"}
+    assert body["payment_method"] == {"id": "pm_card_visa", "type": None}
 
 
 def test_confirming_again_clears_the_last_payment_error() -> None:
@@ -716,3 +716,77 @@ IntentLifecycle.TestCase.settings = settings(
     max_examples=150, stateful_step_count=40, deadline=None
 )
 TestIntentLifecycle = IntentLifecycle.TestCase
+
+
+# -- customer actions (3-D Secure, redirects) and delayed results ---------------------------------
+
+
+def test_a_challenge_waits_for_the_customer_then_authorizes() -> None:
+    intent = make_intent()
+    intent.return_url = "https://shop.example/back"
+    intent.begin_confirmation()
+    intent.requires_action("https://psp.example/pages/3ds/psp_1")
+    assert intent.status is Status.REQUIRES_ACTION
+    body = intent.as_stripe_object()
+    assert body["next_action"] == {
+        "type": "redirect_to_url",
+        "redirect_to_url": {
+            "url": "https://psp.example/pages/3ds/psp_1",
+            "return_url": "https://shop.example/back",
+        },
+    }
+    assert "payment_intent.requires_action" in intent.events
+    intent.authorized("ch_1")
+    assert intent.status is Status.SUCCEEDED
+    assert intent.next_action is None
+
+
+def test_a_failed_challenge_returns_to_requires_payment_method_without_next_action() -> None:
+    intent = make_intent()
+    intent.begin_confirmation()
+    intent.requires_action("https://psp.example/pages/3ds/psp_1")
+    intent.declined(decline_error(), "ch_1")
+    assert intent.status is Status.REQUIRES_PAYMENT_METHOD
+    assert intent.next_action is None
+    assert intent.as_stripe_object()["next_action"] is None
+
+
+def test_a_bank_redirect_goes_back_to_processing_after_the_customer_approves() -> None:
+    intent = make_intent()
+    intent.begin_confirmation()
+    intent.requires_action("https://psp.example/pages/bank/psp_1")
+    intent.events.clear()
+    intent.awaiting_result("ch_1")
+    assert intent.status is Status.PROCESSING
+    assert intent.events == ["payment_intent.processing", "charge.pending"]
+    charge = intent.as_charge_object(payment_method="pm_ideal")
+    assert (charge["status"], charge["paid"]) == ("pending", False)
+
+
+def test_a_debit_is_processing_until_the_psp_reports() -> None:
+    intent = make_intent()
+    intent.begin_confirmation()
+    intent.events.clear()
+    intent.awaiting_result("ch_1")
+    assert intent.status is Status.PROCESSING
+    assert intent.events == ["charge.pending"]
+    intent.authorized("ch_1")
+    assert intent.status is Status.SUCCEEDED
+
+
+def test_confirming_again_while_the_customer_acts_is_refused() -> None:
+    intent = make_intent()
+    intent.begin_confirmation()
+    intent.requires_action("https://psp.example/pages/3ds/psp_1")
+    with pytest.raises(UnexpectedState, match="requires_action"):
+        intent.begin_confirmation()
+
+
+def test_nothing_waits_again_once_final() -> None:
+    intent = make_intent()
+    intent.begin_confirmation()
+    intent.authorized("ch_1")
+    with pytest.raises(UnexpectedState):
+        intent.awaiting_result("ch_1")
+    with pytest.raises(UnexpectedState):
+        intent.requires_action("https://psp.example/x")

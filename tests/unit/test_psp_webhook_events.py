@@ -64,7 +64,10 @@ def test_an_authorization_change_is_the_answer_its_call_would_have_had(
     event_type: str, status: str
 ) -> None:
     assert EVENTS.parse(event_type, _body(event_type, _authorization(status))) == OperationNews(
-        "att_1", "authorization", PspResult(PspOutcome.SUCCEEDED, psp_reference="psp_1")
+        "att_1",
+        "authorization",
+        PspResult(PspOutcome.SUCCEEDED, psp_reference="psp_1"),
+        "simulator",
     )
 
 
@@ -82,6 +85,7 @@ def test_a_declined_authorization_carries_the_decline() -> None:
             decline_code="insufficient_funds",
             message="No.",
         ),
+        "simulator",
     )
 
 
@@ -110,6 +114,7 @@ def test_a_refund_change_carries_the_refunds_status(
             status=status,
             failure_reason=failure_reason,
         ),
+        "simulator",
     )
 
 
@@ -164,3 +169,67 @@ def test_a_malformed_event_is_a_value_error(event_type: str, body: bytes) -> Non
 
 def test_retries_back_off_from_half_a_second_doubling_to_a_minute() -> None:
     assert [retry_delay(n) for n in range(1, 10)] == [0.5, 1, 2, 4, 8, 16, 32, 60, 60]
+
+
+@pytest.mark.parametrize(
+    ("product", "connector"),
+    [
+        ("wallet", "sim_wallet"),
+        ("bank_redirect", "sim_bank_redirect"),
+        ("bank_debit", "sim_bank_debit"),
+    ],
+)
+def test_each_product_speaks_for_its_own_connector(product: str, connector: str) -> None:
+    data = {**_authorization("pending"), "product": product}
+    news = EVENTS.parse("authorization.pending", _body("authorization.pending", data))
+    assert news == OperationNews(
+        "att_1", "authorization", PspResult(PspOutcome.PENDING, psp_reference="psp_1"), connector
+    )
+
+
+def test_a_failed_challenge_reads_as_stripes_authentication_failure() -> None:
+    decline = {
+        "code": "authentication_failed",
+        "decline_code": "authentication_failed",
+        "message": "The customer failed authentication.",
+    }
+    data = _authorization("declined", decline=decline)
+    news = EVENTS.parse("authorization.failed", _body("authorization.failed", data))
+    assert isinstance(news, OperationNews)
+    assert news.result.error_type == "invalid_request_error"
+    assert news.result.error_code == "payment_intent_authentication_failure"
+
+
+def test_a_bank_failure_reads_as_a_failed_payment_attempt() -> None:
+    decline = {"code": "debit_failed", "decline_code": "insufficient_funds", "message": "Returned."}
+    data = {**_authorization("declined", decline=decline), "product": "bank_debit"}
+    news = EVENTS.parse("authorization.failed", _body("authorization.failed", data))
+    assert isinstance(news, OperationNews)
+    assert news.result.error_code == "payment_intent_payment_attempt_failed"
+    assert news.result.decline_code == "insufficient_funds"
+    assert news.result.message == "Returned."
+
+
+def test_an_expiry_calls_event_is_left_to_the_call() -> None:
+    decline = {
+        "code": "authentication_failed",
+        "decline_code": "authentication_failed",
+        "message": "Too late.",
+    }
+    data = _authorization("declined", decline=decline, operation="expire")
+    assert isinstance(
+        EVENTS.parse("authorization.failed", _body("authorization.failed", data)), NoAction
+    )
+
+
+def test_a_challenge_event_carries_the_page_to_send_the_customer_to() -> None:
+    data = {
+        **_authorization("requires_action"),
+        "next_action": {"type": "redirect", "url": "http://psp/pages/3ds/psp_1"},
+    }
+    news = EVENTS.parse(
+        "authorization.requires_action", _body("authorization.requires_action", data)
+    )
+    assert isinstance(news, OperationNews)
+    assert news.result.outcome is PspOutcome.ACTION_REQUIRED
+    assert news.result.redirect_url == "http://psp/pages/3ds/psp_1"

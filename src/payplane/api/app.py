@@ -18,6 +18,7 @@ from payplane.api import (
     ledger,
     payment_intents,
     psp_webhooks,
+    redirects,
     refunds,
     webhook_endpoints,
 )
@@ -76,5 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(balance.router)
     app.include_router(ledger.router)
     app.include_router(psp_webhooks.router)
+    app.include_router(redirects.router)
     app.include_router(webhook_endpoints.router)
     return app

@@ -39,6 +39,8 @@ async def create(request: Request, principal: Auth, service: Service) -> Any:
         capture_method=p.capture_method,
         confirm=p.confirm,
         payment_method=p.payment_method,
+        payment_method_types=p.payment_method_types,
+        return_url=p.return_url,
         customer=p.customer,
         description=p.description,
         metadata=p.metadata or {},
@@ -76,7 +78,9 @@ async def update(intent_id: str, request: Request, principal: Auth, service: Ser
 async def confirm(intent_id: str, request: Request, principal: Auth, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(ConfirmPaymentIntent, call.params)
-    return respond(await service.confirm(call.ctx, call.shape, intent_id, p.payment_method))
+    return respond(
+        await service.confirm(call.ctx, call.shape, intent_id, p.payment_method, p.return_url)
+    )
 
 
 @router.post("/{intent_id}/capture")

@@ -65,6 +65,25 @@ ShortText = Annotated[str, Field(max_length=5000)]
 PaymentMethodId = Annotated[str, Field(pattern=r"^pm_[A-Za-z0-9_]{1,200}$")]
 
 
+def _http_url(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    parts = urlsplit(value)
+    blank = any(c.isspace() for c in value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or blank:
+        raise ValueError("must be an http or https URL")
+    return value
+
+
+HttpUrl = Annotated[str, Field(max_length=2048), BeforeValidator(_http_url)]
+# Payment method types are snake_case names; which ones are enabled is the connectors' business.
+MethodTypes = Annotated[
+    list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]],
+    Field(min_length=1, max_length=20),
+    BeforeValidator(_list),
+]
+
+
 class StripeParams(BaseModel):
     # Stripe's libraries may always send expand[]; we accept it and return ids unexpanded.
     model_config = ConfigDict(extra="forbid")
@@ -77,7 +96,8 @@ class CreatePaymentIntent(StripeParams):
     capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
     confirm: bool = False
     payment_method: PaymentMethodId | None = None
-    payment_method_types: Annotated[list[Literal["card"]], BeforeValidator(_list)] | None = None
+    payment_method_types: MethodTypes | None = None
+    return_url: HttpUrl | None = None
     customer: ShortText | None = None
     description: ShortText | None = None
     metadata: Metadata | None = None
@@ -93,6 +113,7 @@ class UpdatePaymentIntent(StripeParams):
     currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
     capture_method: CaptureMethod | None = None
     payment_method: PaymentMethodId | None = None
+    payment_method_types: MethodTypes | None = None
     customer: ShortText | None = None
     description: ShortText | None = None
     metadata: Metadata | None = None
@@ -100,7 +121,7 @@ class UpdatePaymentIntent(StripeParams):
 
 class ConfirmPaymentIntent(StripeParams):
     payment_method: PaymentMethodId | None = None
-    return_url: Annotated[str, Field(max_length=2048)] | None = None
+    return_url: HttpUrl | None = None
 
 
 class CapturePaymentIntent(StripeParams):
@@ -175,16 +196,6 @@ class ListLedgerAccounts(ListLedgerEntries):
     currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
 
 
-def _webhook_url(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    parts = urlsplit(value)
-    blank = any(c.isspace() for c in value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or blank:
-        raise ValueError("must be an http or https URL")
-    return value
-
-
 def _event_types(value: Any) -> Any:
     value = _list(value)
     if isinstance(value, list):
@@ -196,12 +207,11 @@ def _event_types(value: Any) -> Any:
     return value
 
 
-WebhookUrl = Annotated[str, Field(max_length=2048), BeforeValidator(_webhook_url)]
 EventTypes = Annotated[list[str], BeforeValidator(_event_types)]
 
 
 class CreateWebhookEndpoint(StripeParams):
-    url: WebhookUrl
+    url: HttpUrl
     enabled_events: EventTypes
     description: ShortText | None = None
     metadata: Metadata | None = None
@@ -209,7 +219,7 @@ class CreateWebhookEndpoint(StripeParams):
 
 
 class UpdateWebhookEndpoint(StripeParams):
-    url: WebhookUrl | None = None
+    url: HttpUrl | None = None
     enabled_events: EventTypes | None = None
     description: Annotated[str, Field(max_length=5000)] | None = None
     metadata: Metadata | None = None

@@ -29,6 +29,7 @@ class Trigger(StrEnum):
     ATTACH_PAYMENT_METHOD = "attach_payment_method"
     CONFIRM = "confirm"
     REQUIRE_ACTION = "require_action"
+    AWAIT_RESULT = "await_result"  # the customer acted; the PSP reports the result later
     AUTHORIZE = "authorize"
     AUTHORIZE_AND_CAPTURE = "authorize_and_capture"
     DECLINE = "decline"
@@ -59,6 +60,7 @@ TRANSITIONS: dict[Status, dict[Trigger, Status]] = {
         T.AUTHORIZE: S.REQUIRES_CAPTURE,
         T.AUTHORIZE_AND_CAPTURE: S.SUCCEEDED,
         T.DECLINE: S.REQUIRES_PAYMENT_METHOD,
+        T.AWAIT_RESULT: S.PROCESSING,
         T.CANCEL: S.CANCELED,
     },
     S.PROCESSING: {
@@ -124,6 +126,7 @@ class PaymentError:
     message: str
     decline_code: str | None = None
     payment_method: str | None = None
+    payment_method_type: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,7 +134,11 @@ class PaymentError:
             "code": self.code,
             "decline_code": self.decline_code,
             "message": self.message,
-            "payment_method": {"id": self.payment_method} if self.payment_method else None,
+            "payment_method": (
+                {"id": self.payment_method, "type": self.payment_method_type}
+                if self.payment_method
+                else None
+            ),
         }
 
 
@@ -157,6 +164,11 @@ class PaymentIntent:
     canceled_at: int | None = None
     cancellation_reason: str | None = None
     livemode: bool = False
+    payment_method_types: list[str] = field(default_factory=lambda: ["card"])
+    client_secret: str | None = None
+    return_url: str | None = None  # where the customer comes back to after a redirect
+    next_action: dict[str, Any] | None = None  # set only while requires_action
+    connector: str | None = None  # of the latest authorization attempt
     events: list[str] = field(default_factory=list)
 
     @property
@@ -165,10 +177,19 @@ class PaymentIntent:
 
     def _move(self, trigger: Trigger) -> None:
         self.status = next_status(self.status, trigger)
+        if self.status is not Status.REQUIRES_ACTION:
+            self.next_action = None
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply an update; money-affecting fields only before confirmation (Stripe's rule)."""
-        money_fields = {"amount", "currency", "payment_method", "capture_method", "customer"}
+        money_fields = {
+            "amount",
+            "currency",
+            "payment_method",
+            "payment_method_types",
+            "capture_method",
+            "customer",
+        }
         if money_fields & changes.keys() and self.status not in UPDATABLE:
             raise UnexpectedState(
                 f"You cannot update this PaymentIntent because it has a status of "
@@ -217,6 +238,25 @@ class PaymentIntent:
         self.last_payment_error = error
         self.payment_method = None
         self.events += ["charge.failed", "payment_intent.payment_failed"]
+
+    def requires_action(self, redirect_url: str) -> None:
+        """The customer must authorize on the PSP's page, then comes back to return_url."""
+        self._move(Trigger.REQUIRE_ACTION)
+        self.next_action = {
+            "type": "redirect_to_url",
+            "redirect_to_url": {"url": redirect_url, "return_url": self.return_url},
+        }
+        self.events.append("payment_intent.requires_action")
+
+    def awaiting_result(self, charge_id: str) -> None:
+        """The PSP accepted the payment and reports its result later (bank redirects, debits)."""
+        if self.status is Status.REQUIRES_ACTION:
+            self._move(Trigger.AWAIT_RESULT)
+            self.events.append("payment_intent.processing")
+        elif self.status is not Status.PROCESSING:
+            next_status(self.status, Trigger.AWAIT_RESULT)  # raises: no such edge
+        self.latest_charge = charge_id
+        self.events.append("charge.pending")
 
     def psp_unavailable(self) -> None:
         # Stripe has no event for this: the intent simply waits to be confirmed again.
@@ -316,9 +356,10 @@ class PaymentIntent:
             "latest_charge": self.latest_charge,
             "livemode": self.livemode,
             "metadata": dict(self.metadata),
-            "next_action": None,
+            "next_action": self.next_action,
+            "client_secret": self.client_secret,
             "payment_method": self.payment_method,
-            "payment_method_types": ["card"],
+            "payment_method_types": list(self.payment_method_types),
             "status": self.status.value,
         }
 
@@ -331,6 +372,9 @@ class PaymentIntent:
     ) -> dict[str, Any]:
         """The charge behind latest_charge, as the charge.* events carry it."""
         failed = failure_code is not None or failure_message is not None
+        status = "failed" if failed else "succeeded"
+        if not failed and self.status is Status.PROCESSING:
+            status = "pending"  # accepted by the PSP, result later (bank redirects, debits)
         return {
             "id": self.latest_charge,
             "object": "charge",
@@ -342,11 +386,11 @@ class PaymentIntent:
             "failure_code": failure_code,
             "failure_message": failure_message,
             "livemode": self.livemode,
-            "paid": not failed,
+            "paid": status == "succeeded",
             "payment_intent": self.id,
             "payment_method": payment_method,
             "refunded": self.amount_received > 0 and self.amount_refunded == self.amount_received,
-            "status": "failed" if failed else "succeeded",
+            "status": status,
         }
 
 

@@ -173,7 +173,9 @@ class InboxProcessor:
             await self._operation(uow, event.connector, instruction)
 
     async def _operation(self, uow: UnitOfWork, connector: str, news: OperationNews) -> None:
-        found = await uow.attempts.find_by_psp_key(connector, news.idempotency_key)
+        found = await uow.attempts.find_by_psp_key(
+            news.connector or connector, news.idempotency_key
+        )
         if found is None:
             raise NotYetApplicable(f"no call of ours was sent with key {news.idempotency_key}")
         if found.kind not in _SUBJECT_KINDS[news.subject]:

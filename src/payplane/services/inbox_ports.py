@@ -76,6 +76,8 @@ class OperationNews:
     idempotency_key: str
     subject: Literal["authorization", "refund"]
     result: PspResult
+    # The connector that made the call, when one PSP's webhooks speak for several connectors.
+    connector: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

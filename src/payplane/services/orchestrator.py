@@ -12,10 +12,17 @@ from typing import Any
 
 from payplane.domain import ledger
 from payplane.domain.attempt import Attempt, AttemptKind, AttemptStatus
-from payplane.domain.errors import CardError, PspRefused, PspUnavailable
+from payplane.domain.errors import CardError, InvalidRequest, PspRefused, PspUnavailable
 from payplane.domain.ledger import Hold, JournalKind
 from payplane.domain.money import Money
-from payplane.domain.payment_intent import AUTOMATIC, PaymentError, PaymentIntent, Trigger
+from payplane.domain.payment_intent import (
+    AUTOMATIC,
+    PaymentError,
+    PaymentIntent,
+    Status,
+    Trigger,
+)
+from payplane.domain.payment_method import type_of
 from payplane.services import refund_outcomes
 from payplane.services.ports import (
     Clock,
@@ -39,6 +46,7 @@ async def send(connector: PspConnector, attempt: Attempt) -> PspResult:
             payment_method=attempt.payment_method,
             merchant_reference=attempt.payment_intent_id,
             capture=attempt.capture,
+            return_url=attempt.return_url,
         )
     assert attempt.psp_reference is not None
     if attempt.kind is AttemptKind.CAPTURE:
@@ -85,10 +93,14 @@ async def apply_result(
         return
     before = intent.status
     if result.outcome is PspOutcome.UNKNOWN:
-        attempt.status = AttemptStatus.UNKNOWN
-        await uow.attempts.save(attempt)
+        if attempt.status.in_doubt:
+            attempt.status = AttemptStatus.UNKNOWN
+            await uow.attempts.save(attempt)
         return
-    if result.outcome is PspOutcome.SUCCEEDED:
+    if result.outcome in (PspOutcome.ACTION_REQUIRED, PspOutcome.PENDING):
+        if not _not_final(intent, attempt, result):
+            return  # nothing new: the same interim answer again, or an older one
+    elif result.outcome is PspOutcome.SUCCEEDED:
         attempt.status = AttemptStatus.SUCCEEDED
         attempt.psp_reference = result.psp_reference or attempt.psp_reference
         await _succeeded(uow, clock, intent, attempt, capture_window)
@@ -96,6 +108,7 @@ async def apply_result(
         attempt.status = AttemptStatus.FAILED
         attempt.error = {
             "outcome": result.outcome.value,
+            "type": result.error_type,
             "code": result.error_code,
             "decline_code": result.decline_code,
             "message": result.message,
@@ -124,6 +137,26 @@ async def apply_result(
     )
 
 
+def _not_final(intent: PaymentIntent, attempt: Attempt, result: PspResult) -> bool:
+    """Record an interim answer; False when it moves nothing (never backwards)."""
+    assert attempt.kind is AttemptKind.AUTHORIZE, "only authorizations wait for customers"
+    assert attempt.charge_id is not None
+    attempt.psp_reference = result.psp_reference or attempt.psp_reference
+    if result.outcome is PspOutcome.ACTION_REQUIRED:
+        if not attempt.status.in_doubt or result.redirect_url is None:
+            return False
+        attempt.status = AttemptStatus.REQUIRES_ACTION
+        attempt.redirect_url = result.redirect_url
+        intent.latest_charge = attempt.charge_id
+        intent.requires_action(result.redirect_url)
+        return True
+    if attempt.status is AttemptStatus.AWAITING:
+        return False
+    attempt.status = AttemptStatus.AWAITING
+    intent.awaiting_result(attempt.charge_id)
+    return True
+
+
 async def _succeeded(
     uow: UnitOfWork, clock: Clock, intent: PaymentIntent, attempt: Attempt, capture_window: int
 ) -> None:
@@ -139,6 +172,11 @@ async def _succeeded(
             await uow.ledger.post(ledger.capture(hold, intent.id, hold.money))
         assert attempt.charge_id is not None
         intent.authorized(attempt.charge_id, capture_before=clock.now() + capture_window)
+        return
+    if attempt.kind is AttemptKind.VOID and intent.status is Status.REQUIRES_ACTION:
+        # Canceled while the customer was still on the PSP's page: nothing was ever held.
+        await _close_waiting_authorization(uow, intent)
+        intent.canceled(attempt.reason, clock.now())
         return
     open_hold = await uow.ledger.open_hold(intent.id)
     assert open_hold is not None, "a requires_capture intent always has an open hold"
@@ -157,13 +195,23 @@ async def _succeeded(
         intent.canceled(attempt.reason, clock.now(), trigger=trigger)
 
 
+async def _close_waiting_authorization(uow: UnitOfWork, intent: PaymentIntent) -> None:
+    for waiting in await uow.attempts.for_intent(intent.id):
+        if waiting.kind is AttemptKind.AUTHORIZE and waiting.status.is_open:
+            locked = await uow.attempts.get(waiting.id, lock=True)
+            locked.status = AttemptStatus.FAILED
+            locked.error = {"outcome": "canceled", "code": "payment_intent_canceled"}
+            await uow.attempts.save(locked)
+
+
 def _payment_error(result: PspResult, payment_method: str | None) -> PaymentError:
     return PaymentError(
-        type="card_error",
+        type=result.error_type,
         code=result.error_code or "card_declined",
         decline_code=result.decline_code,
         message=result.message or "Your card was declined.",
         payment_method=payment_method,
+        payment_method_type=type_of(payment_method) if payment_method else None,
     )
 
 
@@ -178,9 +226,11 @@ async def render(uow: UnitOfWork, intent: PaymentIntent, attempt: Attempt) -> Re
 def render_attempt(obj: dict[str, Any], attempt: Attempt) -> Response:
     """Render an attempt's outcome around `obj`, the object the request was about."""
     about = {obj["object"]: obj}
-    if attempt.status is AttemptStatus.SUCCEEDED:
-        return Response(200, obj)
-    if attempt.status.is_open:
+    if attempt.status is AttemptStatus.SUCCEEDED or (
+        attempt.status.is_open and not attempt.status.in_doubt
+    ):
+        return Response(200, obj)  # succeeded, or waiting for the customer or the PSP
+    if attempt.status.in_doubt:
         return Response(
             502,
             error_body(
@@ -193,6 +243,16 @@ def render_attempt(obj: dict[str, Any], attempt: Attempt) -> Response:
             ),
         )
     error = attempt.error or {}
+    if (
+        error.get("outcome") == PspOutcome.DECLINED.value
+        and attempt.kind is AttemptKind.AUTHORIZE
+        and error.get("type", "card_error") != "card_error"
+    ):
+        # Failed authentication or a non-card method's failure: Stripe answers 400, not 402.
+        failed = InvalidRequest(
+            error.get("message") or "The payment failed.", code=error.get("code")
+        )
+        return Response(400, error_body(failed, **about))
     if error.get("outcome") == PspOutcome.DECLINED.value and attempt.kind is AttemptKind.AUTHORIZE:
         card_error = CardError(
             error.get("message") or "Your card was declined.",

@@ -5,6 +5,7 @@ Adapters implement them (adapters/db, adapters/psp); only the process edges choo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -14,6 +15,7 @@ from payplane.domain.attempt import Attempt
 from payplane.domain.dispute import Dispute
 from payplane.domain.ledger import Hold, Journal
 from payplane.domain.payment_intent import PaymentIntent
+from payplane.domain.payment_method import MethodRules
 from payplane.domain.refund import Refund
 from payplane.services.inbox_ports import Inbox
 from payplane.services.webhook_ports import WebhookStore
@@ -81,6 +83,12 @@ class Cursors(Protocol):
     async def advance(self, connector: str, feed: str, position: int) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    attempt: Attempt
+    expired: bool
+
+
 class Attempts(Protocol):
     async def add(self, attempt: Attempt) -> None: ...
     async def get(self, attempt_id: str, *, lock: bool = False) -> Attempt: ...
@@ -88,6 +96,11 @@ class Attempts(Protocol):
     async def for_intent(self, intent_id: str) -> list[Attempt]: ...
     async def due(self, *, limit: int, min_age_seconds: float) -> list[Attempt]:
         """Open attempts old enough to ask the PSP about, locked (SKIP LOCKED) for this caller."""
+        ...
+
+    async def waiting_due(self, *, limit: int, action_expiry_seconds: float) -> list[Waiting]:
+        """Attempts waiting on the customer or the PSP whose next status check is due, claimed
+        with backoff (SKIP LOCKED); `expired` when a customer action ran out of time."""
         ...
 
     async def find_by_psp_key(self, connector: str, key: str) -> Attempt | None: ...
@@ -227,6 +240,8 @@ class PspOutcome(StrEnum):
     DECLINED = "declined"
     NOT_APPLIED = "not_applied"  # the PSP refused before doing anything: safe to try again
     UNKNOWN = "unknown"  # sent without an answer: never assume either way
+    ACTION_REQUIRED = "action_required"  # the customer must act on the PSP's page (redirect_url)
+    PENDING = "pending"  # accepted; the PSP reports the result later
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +253,8 @@ class PspResult:
     message: str | None = None
     status: str | None = None  # the PSP object's own status, e.g. a refund's "pending"
     failure_reason: str | None = None
+    redirect_url: str | None = None  # with ACTION_REQUIRED: the PSP's hosted page
+    error_type: str = "card_error"  # Stripe's last_payment_error.type for a decline
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +284,12 @@ class DisputeFeed:
 class PspConnector(Protocol):
     """The one port to a PSP; method- and PSP-specific code lives only behind it."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def methods(self) -> Mapping[str, MethodRules]:
+        """The payment method types it serves, and their rules."""
+        ...
 
     async def authorize(
         self,
@@ -278,7 +300,19 @@ class PspConnector(Protocol):
         payment_method: str,
         merchant_reference: str,
         capture: bool,
-    ) -> PspResult: ...
+        return_url: str | None,
+    ) -> PspResult:
+        """return_url: where the PSP's page sends the customer back (redirect methods)."""
+        ...
+
+    async def authorization_status(self, psp_reference: str) -> PspResult:
+        """Where an authorization stands now, for the authorize call that made it."""
+        ...
+
+    async def expire_action(self, *, idempotency_key: str, psp_reference: str) -> PspResult:
+        """Close a customer action that ran out of time; answers the authorization's state."""
+        ...
+
     async def capture(
         self, *, idempotency_key: str, psp_reference: str, amount: int
     ) -> PspResult: ...

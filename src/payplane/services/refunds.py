@@ -15,6 +15,7 @@ from payplane.domain.errors import InvalidRequest
 from payplane.domain.ids import new_id
 from payplane.domain.money import normalize_currency
 from payplane.domain.payment_intent import merge_metadata
+from payplane.domain.payment_method import type_of
 from payplane.domain.refund import Refund, RefundStatus
 from payplane.services import refund_outcomes
 from payplane.services.idempotency import RequestShape
@@ -66,6 +67,10 @@ class RefundService:
                 for a in reversed(await uow.attempts.for_intent(intent.id))
                 if a.kind is AttemptKind.AUTHORIZE and a.status is AttemptStatus.SUCCEEDED
             )
+            if authorization.payment_method is not None:
+                method_type = type_of(authorization.payment_method)
+                connector = self._runner.connectors.get(authorization.connector)
+                connector.methods[method_type].check_refund(method_type)
             refund = Refund(
                 id=new_id("re"),
                 merchant_id=ctx.merchant_id,
@@ -148,7 +153,9 @@ class RefundService:
         settled = 0
         for refund in due:
             assert refund.psp_reference is not None
-            result = await self._runner.connector.refund_status(refund.psp_reference)
+            result = await self._runner.connectors.get(refund.connector).refund_status(
+                refund.psp_reference
+            )
             if result.outcome is not PspOutcome.SUCCEEDED or result.status in (None, "pending"):
                 continue
             ctx = RequestContext(refund.merchant_id, "system:refund_sync", new_id("req"))

@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 from payplane.domain.attempt import Attempt
 from payplane.domain.ids import new_id
 from payplane.services import idempotency, orchestrator
+from payplane.services.connectors import Connectors
 from payplane.services.idempotency import ATTEMPT_CREATED, RequestShape
 from payplane.services.ports import (
     ClaimState,
     Clock,
-    PspConnector,
     PspOutcome,
     RequestContext,
     UnitOfWork,
@@ -32,17 +32,17 @@ class AttemptRunner:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        connector: PspConnector,
+        connectors: Connectors,
         clock: Clock,
         *,
         lock_seconds: float,
         capture_window: int,
     ) -> None:
         self.uow = uow
-        self.connector = connector
+        self.connectors = connectors
         self.clock = clock
         self._lock_seconds = lock_seconds
-        self._capture_window = capture_window
+        self.capture_window = capture_window
 
     async def execute(self, ctx: RequestContext, shape: RequestShape, prepare: Prepare) -> Response:
         async with self.uow() as uow:
@@ -68,8 +68,8 @@ class AttemptRunner:
     async def complete(self, ctx: RequestContext, attempt: Attempt) -> Response:
         """Send a committed attempt (unless something already closed it) and apply the answer."""
         result = None
-        if attempt.status.is_open:
-            result = await orchestrator.send(self.connector, attempt)
+        if attempt.status.in_doubt:
+            result = await orchestrator.send(self.connectors.get(attempt.connector), attempt)
         async with self.uow() as uow:
             intent = await uow.intents.get(ctx.merchant_id, attempt.payment_intent_id, lock=True)
             attempt = await uow.attempts.get(attempt.id, lock=True)
@@ -81,11 +81,11 @@ class AttemptRunner:
                     intent,
                     attempt,
                     result,
-                    capture_window=self._capture_window,
+                    capture_window=self.capture_window,
                 )
             response = await orchestrator.render(uow, intent, attempt)
             if ctx.idempotency_key is not None:
-                if attempt.status.is_open:
+                if attempt.status.in_doubt:
                     # No answer yet: a retry with this key resumes and asks the PSP again.
                     await uow.idempotency.release(ctx)
                 else:
@@ -100,11 +100,12 @@ class AttemptRunner:
             await uow.commit()
         closed = 0
         for attempt in due:
-            result = await self.connector.lookup(attempt.psp_idempotency_key)
+            connector = self.connectors.get(attempt.connector)
+            result = await connector.lookup(attempt.psp_idempotency_key)
             if result.outcome is PspOutcome.NOT_APPLIED:
                 # The PSP never saw it. Sending it now under the same key is safe: if the
                 # original is still on its way, the PSP runs only one of the two.
-                result = await orchestrator.send(self.connector, attempt)
+                result = await orchestrator.send(connector, attempt)
             if result.outcome in (PspOutcome.UNKNOWN, PspOutcome.NOT_APPLIED):
                 continue
             ctx = RequestContext(attempt.merchant_id, "system:resolver", new_id("req"))
@@ -120,7 +121,7 @@ class AttemptRunner:
                     intent,
                     locked,
                     result,
-                    capture_window=self._capture_window,
+                    capture_window=self.capture_window,
                 )
                 await uow.commit()
             closed += 1

@@ -28,6 +28,8 @@ EVENT_TYPES = frozenset(
         "payment_intent.payment_failed",
         "payment_intent.canceled",
         "payment_intent.amount_capturable_updated",
+        "payment_intent.requires_action",
+        "charge.pending",
         "charge.succeeded",
         "charge.failed",
         "charge.captured",

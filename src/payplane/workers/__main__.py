@@ -43,10 +43,15 @@ async def _main() -> None:
         ),
         (
             "dispute_sync",
-            lambda: container.disputes.sync(container.connector),
+            lambda: container.disputes.sync(container.connectors.primary),
             settings.dispute_sync_interval_seconds,
         ),
         ("psp_inbox", container.inbox.run_due, settings.inbox_poll_seconds),
+        (
+            "action_follow",
+            lambda: container.customer_actions.follow(limit=50),
+            settings.action_follow_interval_seconds,
+        ),
         (
             "idempotency_purge",
             lambda: purge_expired(

@@ -9,6 +9,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from payplane.domain.attempt import Attempt, AttemptKind, AttemptStatus
+from payplane.services.ports import Waiting
 
 _COLUMNS = (
     "id",
@@ -27,6 +28,8 @@ _COLUMNS = (
     "reason",
     "error",
     "refund_id",
+    "redirect_url",
+    "return_url",
 )
 _INSERT = (
     f"INSERT INTO payment_attempts ({', '.join(_COLUMNS)}) "
@@ -52,6 +55,8 @@ def _params(attempt: Attempt) -> dict[str, Any]:
         "reason": attempt.reason,
         "error": Jsonb(attempt.error) if attempt.error is not None else None,
         "refund_id": attempt.refund_id,
+        "redirect_url": attempt.redirect_url,
+        "return_url": attempt.return_url,
     }
 
 
@@ -73,6 +78,8 @@ def to_attempt(row: dict[str, Any]) -> Attempt:
         charge_id=row["charge_id"],
         error=row["error"],
         refund_id=row["refund_id"],
+        redirect_url=row["redirect_url"],
+        return_url=row["return_url"],
     )
 
 
@@ -96,8 +103,14 @@ class PgAttempts:
 
     async def save(self, attempt: Attempt) -> None:
         await self._conn.execute(
+            # Entering a wait starts its follow-ups afresh: first status check in 5 seconds.
             "UPDATE payment_attempts SET status = %(status)s, psp_reference = %(psp_reference)s, "
-            "error = %(error)s, updated_at = now() WHERE id = %(id)s",
+            "error = %(error)s, redirect_url = %(redirect_url)s, updated_at = now(), "
+            "checks = CASE WHEN status <> %(status)s THEN 0 ELSE checks END, "
+            "next_check_at = CASE WHEN status <> %(status)s "
+            "AND %(status)s IN ('requires_action', 'awaiting') "
+            "THEN now() + interval '5 seconds' ELSE next_check_at END "
+            "WHERE id = %(id)s",
             _params(attempt),
         )
 
@@ -134,6 +147,35 @@ class PgAttempts:
             {"min_age": min_age_seconds, "limit": limit},
         )
         return [to_attempt(row) for row in await cur.fetchall()]
+
+    async def waiting_due(self, *, limit: int, action_expiry_seconds: float) -> list[Waiting]:
+        # Same claim-with-backoff as `due`, for attempts waiting on the customer or the PSP;
+        # a customer action past its expiry is due at once.
+        cur = self._conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            """
+            WITH picked AS (
+                SELECT id FROM payment_attempts
+                 WHERE status IN ('requires_action', 'awaiting')
+                   AND (next_check_at <= now()
+                        OR (status = 'requires_action'
+                            AND updated_at <= now() - make_interval(secs => %(expiry)s)))
+                 ORDER BY next_check_at
+                 LIMIT %(limit)s
+                 FOR UPDATE SKIP LOCKED
+            )
+            UPDATE payment_attempts a
+               SET checks = a.checks + 1,
+                   next_check_at = now()
+                       + make_interval(secs => least(600, 5 * 2 ^ least(a.checks, 7)))
+              FROM picked WHERE a.id = picked.id
+            RETURNING a.*,
+                a.status = 'requires_action'
+                AND a.updated_at <= now() - make_interval(secs => %(expiry)s) AS expired
+            """,
+            {"expiry": action_expiry_seconds, "limit": limit},
+        )
+        return [Waiting(to_attempt(row), row["expired"]) for row in await cur.fetchall()]
 
     async def find_by_psp_key(self, connector: str, key: str) -> Attempt | None:
         cur = self._conn.cursor(row_factory=dict_row)

@@ -35,6 +35,10 @@ _COLUMNS = (
     "canceled_at",
     "cancellation_reason",
     "livemode",
+    "payment_method_types",
+    "client_secret",
+    "return_url",
+    "next_action",
 )
 _INSERT = (
     f"INSERT INTO payment_intents ({', '.join(_COLUMNS)}) "
@@ -66,12 +70,15 @@ def _params(intent: PaymentIntent) -> dict[str, Any]:
         "amount_refunded": intent.amount_refunded,
         "capture_before": intent.capture_before,
         "latest_charge": intent.latest_charge,
-        # One connector until routing arrives; the attempt records which one was used.
-        "connector": "simulator",
+        "connector": intent.connector,
         "created": intent.created,
         "canceled_at": intent.canceled_at,
         "cancellation_reason": intent.cancellation_reason,
         "livemode": intent.livemode,
+        "payment_method_types": intent.payment_method_types,
+        "client_secret": intent.client_secret,
+        "return_url": intent.return_url,
+        "next_action": Jsonb(intent.next_action) if intent.next_action is not None else None,
     }
 
 
@@ -96,6 +103,7 @@ def to_intent(row: dict[str, Any]) -> PaymentIntent:
                 message=error["message"],
                 decline_code=error.get("decline_code"),
                 payment_method=(error.get("payment_method") or {}).get("id"),
+                payment_method_type=(error.get("payment_method") or {}).get("type"),
             )
             if error
             else None
@@ -108,6 +116,11 @@ def to_intent(row: dict[str, Any]) -> PaymentIntent:
         canceled_at=row["canceled_at"],
         cancellation_reason=row["cancellation_reason"],
         livemode=row["livemode"],
+        payment_method_types=list(row["payment_method_types"]),
+        client_secret=row["client_secret"],
+        return_url=row["return_url"],
+        next_action=row["next_action"],
+        connector=row["connector"],
     )
 
 

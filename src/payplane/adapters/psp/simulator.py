@@ -1,16 +1,34 @@
-"""Connector for the Payplane PSP simulator (see psp_simulator's docstring for its HTTP API)."""
+"""Connector for the Payplane PSP simulator's cards (see psp_simulator's docstring for its API).
+
+The simulator's other products (wallet, bank redirect, bank debit) are connectors of their own
+in sibling modules; they subclass this one and differ in where payments are created, which
+payment method types they serve under which rules, and how their failures read to a merchant.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from payplane.adapters.psp.resilience import NotSent, Resilience
 from payplane.domain.errors import PspRefused, PspUnavailable
+from payplane.domain.payment_method import MethodRules
 from payplane.services.ports import DisputeFeed, PspDispute, PspOutcome, PspResult
 
 _SUCCESS_STATUSES = {"authorized", "captured", "voided"}
+AUTHENTICATION_FAILURE = PspResult(
+    PspOutcome.DECLINED,
+    error_type="invalid_request_error",
+    error_code="payment_intent_authentication_failure",
+    message=(
+        "The provided PaymentMethod has failed authentication. You can provide "
+        "payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent "
+        "again."
+    ),
+)
 
 
 def _result(status_code: int, body: dict[str, Any]) -> PspResult:
@@ -24,16 +42,7 @@ def _result(status_code: int, body: dict[str, Any]) -> PspResult:
             failure_reason=body.get("failure_reason"),
         )
     if status_code == 200:
-        if body.get("status") in _SUCCESS_STATUSES:
-            return PspResult(PspOutcome.SUCCEEDED, psp_reference=body["id"])
-        decline = body.get("decline") or {}
-        return PspResult(
-            PspOutcome.DECLINED,
-            psp_reference=body.get("id"),
-            error_code=decline.get("code"),
-            decline_code=decline.get("decline_code"),
-            message=decline.get("message"),
-        )
+        return _authorization(body)
     error = body.get("error") or {}
     if status_code in (400, 404, 409) and error.get("code") != "idempotency_key_reused":
         # The PSP looked at the request and refused it: a definite "no", not an outage.
@@ -43,8 +52,45 @@ def _result(status_code: int, body: dict[str, Any]) -> PspResult:
     return PspResult(PspOutcome.UNKNOWN, message=f"PSP answered {status_code}")
 
 
+def _authorization(body: dict[str, Any]) -> PspResult:
+    status = body.get("status")
+    if status in _SUCCESS_STATUSES:
+        return PspResult(PspOutcome.SUCCEEDED, psp_reference=body["id"])
+    if status == "requires_action":
+        return PspResult(
+            PspOutcome.ACTION_REQUIRED,
+            psp_reference=body["id"],
+            redirect_url=(body.get("next_action") or {}).get("url"),
+        )
+    if status == "pending":
+        return PspResult(PspOutcome.PENDING, psp_reference=body["id"])
+    decline = body.get("decline") or {}
+    return PspResult(
+        PspOutcome.DECLINED,
+        psp_reference=body.get("id"),
+        error_code=decline.get("code"),
+        decline_code=decline.get("decline_code"),
+        message=decline.get("message"),
+    )
+
+
 class SimulatorConnector:
-    name = "simulator"
+    name: ClassVar[str] = "simulator"
+    create_path: ClassVar[str] = "/v1/authorizations"
+    methods: ClassVar[Mapping[str, MethodRules]] = {"card": MethodRules()}
+
+    @classmethod
+    def read(cls, status_code: int, body: dict[str, Any]) -> PspResult:
+        """The one mapping of this product's answers, for calls, lookups and webhooks alike."""
+        result = _result(status_code, body)
+        if result.outcome is PspOutcome.DECLINED and result.error_code == "authentication_failed":
+            # The customer failed or abandoned authentication: Stripe's wording, not a decline.
+            return replace(
+                AUTHENTICATION_FAILURE,
+                psp_reference=result.psp_reference,
+                decline_code=result.decline_code,
+            )
+        return result
 
     def __init__(self, client: httpx.AsyncClient, resilience: Resilience) -> None:
         self._client = client
@@ -59,7 +105,7 @@ class SimulatorConnector:
         connect_timeout: float,
         read_timeout: float,
         resilience: Resilience,
-    ) -> SimulatorConnector:
+    ) -> Self:
         client = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {api_key}"},
@@ -71,7 +117,14 @@ class SimulatorConnector:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _post(self, path: str, idempotency_key: str, body: dict[str, Any]) -> PspResult:
+    async def _post(
+        self,
+        path: str,
+        idempotency_key: str,
+        body: dict[str, Any],
+        *,
+        reader: Callable[[int, dict[str, Any]], PspResult] | None = None,
+    ) -> PspResult:
         try:
             response = await self._resilience.call(
                 lambda: self._client.post(
@@ -83,7 +136,7 @@ class SimulatorConnector:
         except httpx.HTTPError as exc:
             # Sent, then lost: a timeout or a reset. Only a lookup can tell what happened.
             return PspResult(PspOutcome.UNKNOWN, message=type(exc).__name__)
-        return _result(response.status_code, response.json())
+        return (reader or self.read)(response.status_code, response.json())
 
     async def authorize(
         self,
@@ -94,18 +147,44 @@ class SimulatorConnector:
         payment_method: str,
         merchant_reference: str,
         capture: bool,
+        return_url: str | None,
     ) -> PspResult:
+        body: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency,
+            "payment_method": payment_method,
+            "merchant_reference": merchant_reference,
+            "capture": capture,
+        }
+        if return_url is not None:
+            body["return_url"] = return_url
+        return await self._post(self.create_path, idempotency_key, body)
+
+    async def authorization_status(self, psp_reference: str) -> PspResult:
+        try:
+            response = await self._client.get(f"/v1/authorizations/{psp_reference}")
+        except httpx.HTTPError as exc:
+            return PspResult(PspOutcome.UNKNOWN, message=type(exc).__name__)
+        if response.status_code != 200:
+            return PspResult(PspOutcome.UNKNOWN, message=f"PSP answered {response.status_code}")
+        return self._authorization_state(response.json())
+
+    async def expire_action(self, *, idempotency_key: str, psp_reference: str) -> PspResult:
         return await self._post(
-            "/v1/authorizations",
+            f"/v1/authorizations/{psp_reference}/expire",
             idempotency_key,
-            {
-                "amount": amount,
-                "currency": currency,
-                "payment_method": payment_method,
-                "merchant_reference": merchant_reference,
-                "capture": capture,
-            },
+            {},
+            reader=lambda code, body: (
+                self._authorization_state(body) if code == 200 else self.read(code, body)
+            ),
         )
+
+    def _authorization_state(self, body: dict[str, Any]) -> PspResult:
+        """An authorization's state, read as the answer to the authorize call that made it."""
+        if body.get("status") == "voided":
+            # A cancel of ours got there first: that call's own answer decides.
+            return PspResult(PspOutcome.UNKNOWN, message="voided by another call")
+        return self.read(200, body)
 
     async def capture(self, *, idempotency_key: str, psp_reference: str, amount: int) -> PspResult:
         return await self._post(
@@ -125,7 +204,7 @@ class SimulatorConnector:
         if response.status_code != 200:
             return PspResult(PspOutcome.UNKNOWN, message=f"lookup answered {response.status_code}")
         operation = response.json()
-        return _result(operation["status_code"], operation["response"])
+        return self.read(operation["status_code"], operation["response"])
 
     async def refund(self, *, idempotency_key: str, psp_reference: str, amount: int) -> PspResult:
         return await self._post(
@@ -139,7 +218,7 @@ class SimulatorConnector:
             return PspResult(PspOutcome.UNKNOWN, message=type(exc).__name__)
         if response.status_code != 200:
             return PspResult(PspOutcome.UNKNOWN, message=f"PSP answered {response.status_code}")
-        return _result(200, response.json())
+        return self.read(200, response.json())
 
     async def cancel_refund(self, *, idempotency_key: str, psp_refund_id: str) -> PspResult:
         return await self._post(f"/v1/refunds/{psp_refund_id}/cancel", idempotency_key, {})

@@ -18,7 +18,12 @@ import orjson
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from payplane.adapters.psp.simulator import _dispute, _result
+from payplane.adapters.psp.alternative_methods import (
+    BankDebitConnector,
+    BankRedirectConnector,
+    WalletConnector,
+)
+from payplane.adapters.psp.simulator import SimulatorConnector, _dispute
 from payplane.services.inbox_ports import (
     DisputeNews,
     NoAction,
@@ -30,6 +35,13 @@ from payplane.services.inbox_ports import (
 from payplane.services.ports import PspOutcome
 
 _SIGNED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+# The simulator's webhooks cover all its products; each product is a connector of ours.
+_CONNECTORS: dict[str, type[SimulatorConnector]] = {
+    "card": SimulatorConnector,
+    "wallet": WalletConnector,
+    "bank_redirect": BankRedirectConnector,
+    "bank_debit": BankDebitConnector,
+}
 
 
 class SimulatorEvents:
@@ -98,7 +110,7 @@ class SimulatorEvents:
 
 
 def _instruction(event_type: str, data: dict[str, Any]) -> PspInstruction:
-    family, _, action = event_type.partition(".")
+    family = event_type.partition(".")[0]
     if family == "chargeback":
         return DisputeNews(_dispute(data))
     if family not in ("authorization", "refund"):
@@ -108,10 +120,21 @@ def _instruction(event_type: str, data: dict[str, Any]) -> PspInstruction:
         return NoAction(f"{event_type} without the idempotency key of an operation")
     if data.get("object") != family:
         raise KeyError(f"data is not a {family}")
-    result = _result(200, data)
+    return _operation_news(event_type, key, data)
+
+
+def _operation_news(event_type: str, key: str, data: dict[str, Any]) -> PspInstruction:
+    family, _, action = event_type.partition(".")
+    if data.get("operation") == "expire":
+        # Our expiry job applies its own call's answer, and asks again if that is lost.
+        return NoAction(f"{event_type} answers an expiry call")
+    connector = _CONNECTORS.get(data.get("product", "card"))
+    if connector is None:
+        return NoAction(f"{event_type} for a product Payplane has no connector for")
+    result = connector.read(200, data)
     if family == "refund":
-        return OperationNews(key, "refund", result)
+        return OperationNews(key, "refund", result, connector.name)
     if (action == "failed") != (result.outcome is PspOutcome.DECLINED):
         # The type and the object disagree: trust neither; the call's own answer will come.
         return NoAction(f"{event_type} with an authorization {data.get('status')}")
-    return OperationNews(key, "authorization", result)
+    return OperationNews(key, "authorization", result, connector.name)
