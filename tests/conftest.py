@@ -11,6 +11,9 @@ from payplane.runtime.nats import EmbeddedNats
 from payplane.runtime.postgres import EmbeddedPostgres
 from payplane.runtime.processes import free_port
 
+# The browser fixtures (Playwright on the system Chromium) for every suite's hosted pages.
+pytest_plugins = ["tests.e2e.browser"]
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

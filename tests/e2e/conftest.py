@@ -123,6 +123,9 @@ def platform(
         webhook_timeout_seconds=3,
         webhook_poll_seconds=0.2,
         webhook_fanout_ack_wait_seconds=5,
+        # Customer actions: an abandoned 3-D Secure or redirect page expires after ~8 s.
+        action_expiry_seconds=8,
+        action_follow_interval_seconds=0.3,
     )
     children = child_processes(settings, e2e_database_url)
     request.config.stash[_LOG_DIR] = home / "logs"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
 import stripe
 from psycopg.rows import dict_row
 
@@ -60,3 +63,15 @@ def row_counts(platform: Any, merchant_id: str) -> dict[str, int]:
         )[0]["n"]
         for table, where in tables.items()
     }
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)

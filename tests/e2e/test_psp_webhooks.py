@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 import stripe
 from standardwebhooks import Webhook
-from tests.e2e.support import api, ledger_of, query, stripe_client
+from tests.e2e.support import api, ledger_of, query, stripe_client, wait_for
 
 from payplane.config import SIMULATOR_WEBHOOK_SECRET
 
@@ -35,17 +33,6 @@ def _post_webhook(
     return httpx.post(
         f"{platform.api_url}/psp-webhooks/simulator", content=body, headers=headers, timeout=10
     )
-
-
-def _wait_for(check: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def _inbox_rows(platform, event_id: str) -> list[dict[str, Any]]:
@@ -102,7 +89,7 @@ def test_forged_stale_and_replayed_webhooks_change_nothing(platform) -> None:
         }
     )
     platform.flush_webhooks()
-    (stored,) = _wait_for(
+    (stored,) = wait_for(
         lambda: query(
             platform,
             "SELECT psp_event_id, raw_body, status FROM psp_inbox "
@@ -136,7 +123,7 @@ def test_forged_stale_and_replayed_webhooks_change_nothing(platform) -> None:
     # The same fact under a new event id is stored and applied, to no effect.
     accepted = _post_webhook(platform, fresh_body)
     assert accepted.json() == {"received": True, "duplicate": False}
-    _wait_for(
+    wait_for(
         lambda: _inbox_rows(platform, fresh["id"])[0]["status"] == "processed",
         what="the copy to be processed",
     )
@@ -157,7 +144,7 @@ def test_an_event_about_an_unknown_payment_is_parked_after_its_retries(platform)
     )
     assert _post_webhook(platform, body).status_code == 200
     # Four tries (the e2e platform's inbox_max_attempts) 0.5 + 1 + 2 s apart.
-    (row,) = _wait_for(
+    (row,) = wait_for(
         lambda: [r for r in _inbox_rows(platform, event_id) if r["status"] == "parked"],
         timeout=20,
         what="the event to be parked",
@@ -266,7 +253,7 @@ def _run(platform, name: str) -> dict[str, Any]:
     merchant_id, secret = platform.new_merchant(name)
     payments = _scenario(platform, secret)
     platform.flush_webhooks()
-    _wait_for(
+    wait_for(
         lambda: _final(_state(platform, merchant_id, secret, payments)),
         timeout=30,
         what=f"the {name} run to settle",
@@ -274,7 +261,7 @@ def _run(platform, name: str) -> dict[str, Any]:
     platform.flush_webhooks()
     # Nothing left for the processor: every stored event is processed or parked.
     pending = "SELECT count(*) AS n FROM psp_inbox WHERE status = 'pending'"
-    _wait_for(lambda: query(platform, pending) == [{"n": 0}], timeout=20, what="an empty inbox")
+    wait_for(lambda: query(platform, pending) == [{"n": 0}], timeout=20, what="an empty inbox")
     return _state(platform, merchant_id, secret, payments)
 
 

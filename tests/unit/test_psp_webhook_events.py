@@ -67,7 +67,6 @@ def test_an_authorization_change_is_the_answer_its_call_would_have_had(
         "att_1",
         "authorization",
         PspResult(PspOutcome.SUCCEEDED, psp_reference="psp_1"),
-        "simulator",
     )
 
 
@@ -85,7 +84,6 @@ def test_a_declined_authorization_carries_the_decline() -> None:
             decline_code="insufficient_funds",
             message="No.",
         ),
-        "simulator",
     )
 
 
@@ -114,7 +112,6 @@ def test_a_refund_change_carries_the_refunds_status(
             status=status,
             failure_reason=failure_reason,
         ),
-        "simulator",
     )
 
 

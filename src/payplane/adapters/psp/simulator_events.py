@@ -132,9 +132,11 @@ def _operation_news(event_type: str, key: str, data: dict[str, Any]) -> PspInstr
     if connector is None:
         return NoAction(f"{event_type} for a product Payplane has no connector for")
     result = connector.read(200, data)
+    # Cards are the product of the connector the webhook came in for; the others name theirs.
+    name = None if connector is SimulatorConnector else connector.name
     if family == "refund":
-        return OperationNews(key, "refund", result, connector.name)
+        return OperationNews(key, "refund", result, name)
     if (action == "failed") != (result.outcome is PspOutcome.DECLINED):
         # The type and the object disagree: trust neither; the call's own answer will come.
         return NoAction(f"{event_type} with an authorization {data.get('status')}")
-    return OperationNews(key, "authorization", result, connector.name)
+    return OperationNews(key, "authorization", result, name)
