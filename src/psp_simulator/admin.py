@@ -1,4 +1,5 @@
-"""Operator controls for tests and chaos runs: faults, refunds, disputes, webhooks and counters.
+"""Operator controls for tests and chaos runs: faults, refunds, payment method timings, disputes,
+webhooks and counters.
 
 Not part of the PSP's API: no auth and no Idempotency-Key.
 """
@@ -12,11 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from psp_simulator import disputes
+from psp_simulator import disputes, settlement_routes
 from psp_simulator.errors import from_validation_error, json_response
 from psp_simulator.faults import FaultConfig, FaultInjector
 from psp_simulator.models import Outcome
 from psp_simulator.payloads import PayloadT, parse
+from psp_simulator.payment_methods import MethodTiming, MethodTimingControl
 from psp_simulator.refunds import RefundBehavior, RefundBehaviorControl
 from psp_simulator.store import Store
 from psp_simulator.webhooks import WebhookControl, WebhookFaults, WebhookTargetRequest
@@ -36,6 +38,7 @@ def build_router(
     refund_behavior: RefundBehaviorControl,
     webhooks: WebhookControl,
     dispute_fee: int,
+    timing: MethodTimingControl,
 ) -> APIRouter:
     router = APIRouter(prefix="/admin")
 
@@ -59,10 +62,21 @@ def build_router(
         refund_behavior.config = await _parse(request, RefundBehavior)
         return json_response(200, refund_behavior.config.model_dump())
 
+    @router.get("/method_timing")
+    async def get_method_timing() -> Response:
+        return json_response(200, timing.config.model_dump())
+
+    @router.post("/method_timing")
+    async def set_method_timing(request: Request) -> Response:
+        # The whole configuration, for authorizations created from now on.
+        timing.replace(await _parse(request, MethodTiming))
+        return json_response(200, timing.config.model_dump())
+
     @router.post("/reset")
     async def reset() -> Response:
         faults.reset()
         refund_behavior.reset()
+        timing.reset()
         webhooks.reset_faults()
         return json_response(200, faults.config.model_dump())
 
@@ -117,6 +131,7 @@ def build_router(
             await asyncio.sleep(FLUSH_POLL_SECONDS)
         return json_response(200, store.transact(lambda tx: tx.events.stats()))
 
+    router.include_router(settlement_routes.build_admin_router(store))
     return router
 
 

@@ -1,21 +1,30 @@
-"""The /v1 API a PSP connector talks to: authorizations, refunds, disputes, operation lookups."""
+"""The /v1 API a PSP connector talks to: authorizations of every product, refunds, disputes,
+operation lookups.
+"""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from psp_simulator import authorizations, disputes, refunds
+from psp_simulator import authorizations, disputes, refunds, settlement_routes
 from psp_simulator.errors import ApiError, json_response
 from psp_simulator.operations import OperationRunner, operation_response
 from psp_simulator.payloads import DisputeListQuery, parse
+from psp_simulator.payment_methods import RULES, MethodTimingControl, Product
 from psp_simulator.refunds import RefundBehaviorControl
 from psp_simulator.store import Store
 
 
 def build_router(
-    api_key: str, store: Store, runner: OperationRunner, refund_behavior: RefundBehaviorControl
+    api_key: str,
+    store: Store,
+    runner: OperationRunner,
+    refund_behavior: RefundBehaviorControl,
+    timing: MethodTimingControl,
+    public_url: str,
 ) -> APIRouter:
     expected = f"Bearer {api_key}".encode()
 
@@ -28,10 +37,20 @@ def build_router(
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 
-    @router.post("/authorizations")
-    async def create_authorization(request: Request) -> Response:
-        return await runner.run(
-            request, authorizations.prepare_authorization, authorizations.authorize
+    def create_endpoint(product: Product) -> Callable[[Request], Awaitable[Response]]:
+        async def create(request: Request) -> Response:
+            # Timings are read when applied, like the refund behaviour below.
+            return await runner.run(
+                request,
+                authorizations.preparer(product),
+                lambda tx, charge: authorizations.authorize(tx, charge, timing.config, public_url),
+            )
+
+        return create
+
+    for product, rules in RULES.items():
+        router.add_api_route(
+            rules.path.removeprefix("/v1"), create_endpoint(product), methods=["POST"]
         )
 
     @router.post("/authorizations/{authorization_id}/capture")
@@ -50,9 +69,17 @@ def build_router(
             lambda tx, _: authorizations.void(tx, authorization_id),
         )
 
+    @router.post("/authorizations/{authorization_id}/expire")
+    async def expire_authorization(request: Request, authorization_id: str) -> Response:
+        return await runner.run(
+            request,
+            authorizations.prepare_expire,
+            lambda tx, _: authorizations.expire(tx, authorization_id),
+        )
+
     @router.get("/authorizations/{authorization_id}")
     async def get_authorization(authorization_id: str) -> Response:
-        authorization = store.get_authorization(authorization_id)
+        authorization = store.transact(lambda tx: authorizations.current(tx, authorization_id))
         if authorization is None:
             raise ApiError(404, "not_found", f"No such authorization: '{authorization_id}'.")
         return json_response(200, authorization.to_json())
@@ -64,7 +91,11 @@ def build_router(
             request,
             refunds.prepare_refund,
             lambda tx, command: refunds.create(
-                tx, authorization_id, command, refund_behavior.config
+                tx,
+                authorization_id,
+                command,
+                refund_behavior.config,
+                timing.config.bank_debit_refund_settle_seconds,
             ),
         )
 
@@ -124,4 +155,5 @@ def build_router(
             raise ApiError(404, "not_found", f"No operation with key '{idempotency_key}'.")
         return operation_response(stored)
 
+    router.include_router(settlement_routes.build_report_router(store))
     return router

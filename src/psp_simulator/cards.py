@@ -1,6 +1,6 @@
 """How the simulated issuer answers each card: Stripe's test cards, decline codes and messages.
 
-This is the one place card behaviour is decided, so new test cards (3DS, wallets) are added here.
+This is the one place card behaviour is decided, 3-D Secure challenges included.
 Card numbers never leave this module except as brand and last4.
 """
 
@@ -27,7 +27,10 @@ class ResolvedCard:
     payment_method: str
     brand: str
     last4: str
+    # The issuer's answer, given once the cardholder has passed any challenge.
     decline: Decline | None
+    # The issuer asks the cardholder to authenticate (3-D Secure) before answering.
+    challenge: bool
 
 
 class InvalidPaymentMethodError(Exception):
@@ -60,7 +63,9 @@ _DECLINES_BY_NUMBER: dict[str, Decline] = {
     "4000000000000069": EXPIRED_CARD,
     "4000000000000127": INCORRECT_CVC,
     "4000000000000119": PROCESSING_ERROR,
+    "4000008400001629": INSUFFICIENT_FUNDS,
 }
+_CHALLENGE_NUMBERS = frozenset({"4000002760003184", "4000000000003220", "4000008400001629"})
 
 # Each test token behaves exactly like the test card number it stands for.
 _NUMBERS_BY_TOKEN: dict[str, str] = {
@@ -73,6 +78,9 @@ _NUMBERS_BY_TOKEN: dict[str, str] = {
     "pm_card_chargeDeclinedExpiredCard": "4000000000000069",
     "pm_card_chargeDeclinedIncorrectCvc": "4000000000000127",
     "pm_card_chargeDeclinedProcessingError": "4000000000000119",
+    "pm_card_authenticationRequired": "4000002760003184",
+    "pm_card_threeDSecure2Required": "4000000000003220",
+    "pm_card_authenticationRequiredChargeDeclinedInsufficientFunds": "4000008400001629",
 }
 
 
@@ -88,6 +96,7 @@ def resolve_token(token: str) -> ResolvedCard:
         brand=brand_of(number),
         last4=number[-4:],
         decline=_DECLINES_BY_NUMBER.get(number),
+        challenge=number in _CHALLENGE_NUMBERS,
     )
 
 
@@ -102,7 +111,11 @@ def resolve_number(number: str, exp_month: int, exp_year: int) -> ResolvedCard:
     if decline is None and _expired(exp_month, exp_year):
         decline = EXPIRED_CARD
     return ResolvedCard(
-        payment_method=f"card_{brand}_{last4}", brand=brand, last4=last4, decline=decline
+        payment_method=f"card_{brand}_{last4}",
+        brand=brand,
+        last4=last4,
+        decline=decline,
+        challenge=number in _CHALLENGE_NUMBERS,
     )
 
 

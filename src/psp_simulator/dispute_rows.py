@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from psp_simulator.models import DISPUTE_STATUSES, Dispute
+from psp_simulator.settlement_rows import SettlementRows
 from psp_simulator.webhook_rows import EventRows
 
 SCHEMA = """
@@ -51,9 +52,12 @@ ON CONFLICT (id) DO UPDATE SET
 
 
 class DisputeRows:
-    def __init__(self, connection: sqlite3.Connection, events: EventRows) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, events: EventRows, settlement: SettlementRows
+    ) -> None:
         self._connection = connection
         self._events = events
+        self._settlement = settlement
 
     def get(self, dispute_id: str) -> Dispute | None:
         row = self._connection.execute(
@@ -93,6 +97,7 @@ class DisputeRows:
             ),
         )
         self._events.dispute_changed(dispute, opened)
+        self._settlement.dispute_saved(dispute)
 
     def changed_after(self, change_seq: int, limit: int) -> tuple[list[Dispute], bool]:
         """Disputes last changed after `change_seq`, oldest change first, and whether more exist."""

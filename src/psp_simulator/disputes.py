@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from psp_simulator.authorizations import not_found
+from psp_simulator.authorizations import current, not_found
 from psp_simulator.errors import error_body
 from psp_simulator.models import Dispute, DisputeStatus, Outcome
 from psp_simulator.payloads import CloseDisputeRequest, EvidenceRequest, parse
@@ -88,7 +88,7 @@ def prepare_close(payload: object) -> CloseDisputeRequest:
 
 
 def open_dispute(tx: Transaction, request: OpenDisputeRequest, fee: int) -> Outcome:
-    authorization = tx.get(request.authorization)
+    authorization = current(tx, request.authorization)
     if authorization is None:
         return not_found(request.authorization)
     if authorization.status != "captured":

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from psp_simulator.cards import Decline
+from psp_simulator.payment_methods import ACTION_EXPIRED, Product
 
-Status = Literal["authorized", "captured", "voided", "declined"]
-STATUSES: tuple[Status, ...] = ("authorized", "captured", "voided", "declined")
+# requires_action waits for the customer on a hosted page; pending waits for the bank.
+Status = Literal["requires_action", "pending", "authorized", "captured", "voided", "declined"]
+STATUSES: tuple[Status, ...] = (
+    "requires_action",
+    "pending",
+    "authorized",
+    "captured",
+    "voided",
+    "declined",
+)
 
 
 @dataclass(slots=True)
@@ -22,20 +32,75 @@ class Authorization:
     payment_method: str
     decline: Decline | None
     created: int
+    product: Product
+    # The hosted page, for a payment that needs its customer: next_action while it waits.
+    page_url: str | None
+    return_url: str | None
+    # Unix seconds after which a payment still waiting for its customer is declined.
+    expires_at: float | None
+    # The rest stays internal: what the PSP does once the customer and the bank are done.
+    capture: bool
+    final_decline: Decline | None
+    settle_seconds: float | None
+    # When a pending payment settles.
+    due_at: float | None
+    # Of the create operation: the events of changes made by the customer, the bank or the clock
+    # carry it, as they continue what that operation started.
+    idempotency_key: str | None
 
     def to_json(self) -> dict[str, object]:
+        waiting = self.status == "requires_action"
         return {
             "id": self.id,
             "object": "authorization",
             "status": self.status,
+            "product": self.product,
             "amount": self.amount,
             "currency": self.currency,
             "captured_amount": self.captured_amount,
             "merchant_reference": self.merchant_reference,
             "payment_method": self.payment_method,
             "decline": None if self.decline is None else self.decline.to_json(),
+            "next_action": {"type": "redirect", "url": self.page_url} if waiting else None,
+            # Rounded up, so that from expires_at on the payment is sure to be declined.
+            "expires_at": (
+                math.ceil(self.expires_at) if waiting and self.expires_at is not None else None
+            ),
             "created": self.created,
         }
+
+    def proceed(self, now: float) -> None:
+        """Go on once the customer has approved (or had nothing to do): to the bank, or the end."""
+        if self.settle_seconds is None:
+            self.finish()
+        else:
+            self.status = "pending"
+            self.due_at = now + self.settle_seconds
+
+    def finish(self) -> None:
+        """The issuer's or bank's final answer."""
+        if self.final_decline is not None:
+            self.decline_with(self.final_decline)
+        elif self.capture:
+            self.status = "captured"
+            self.captured_amount = self.amount
+        else:
+            self.status = "authorized"
+
+    def decline_with(self, decline: Decline) -> None:
+        self.status = "declined"
+        self.decline = decline
+
+    def come_due(self) -> None:
+        """What the clock does: an unanswered payment expires, a pending one settles."""
+        if self.status == "requires_action":
+            self.decline_with(ACTION_EXPIRED)
+        else:
+            self.finish()
+
+    @property
+    def expired(self) -> bool:
+        return self.decline == ACTION_EXPIRED
 
 
 RefundStatus = Literal["pending", "succeeded", "failed", "canceled"]

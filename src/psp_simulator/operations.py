@@ -44,7 +44,7 @@ class OperationRunner:
         """
         key = _idempotency_key(request)
         path: str = request.scope["path"]
-        payload = _decode(await request.body())
+        payload = decode_body(await request.body())
         request_fingerprint = fingerprint(path, payload)
 
         stored = self._store.find_operation(key)
@@ -102,7 +102,8 @@ def _idempotency_key(request: Request) -> str:
     return key
 
 
-def _decode(body: bytes) -> object:
+def decode_body(body: bytes) -> dict[str, object]:
+    """A request body as a JSON object (an empty body is {}); 400 invalid_json otherwise."""
     if not body.strip():
         return {}
     try:

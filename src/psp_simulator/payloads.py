@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,6 +20,7 @@ from pydantic import (
 from psp_simulator.errors import from_validation_error
 
 MAX_AMOUNT = 99_999_999
+MAX_URL_LENGTH = 2048
 MAX_EVIDENCE_FIELDS = 20
 MAX_EVIDENCE_LENGTH = 20_000
 
@@ -44,6 +47,21 @@ class CardDetails(_Payload):
     cvc: Annotated[StrictStr, Field(pattern=r"^[0-9]{3,4}$", repr=False)]
 
 
+# With a host, in printable ASCII: these URLs go into Location headers and HTML attributes.
+_ABSOLUTE_URL = re.compile(r"https?://[A-Za-z0-9\[][!-~]*")
+
+
+def _check_absolute_url(url: str) -> str:
+    if not _ABSOLUTE_URL.fullmatch(url):
+        raise ValueError("must be an absolute http or https URL in printable ASCII.")
+    return url
+
+
+AbsoluteUrl = Annotated[
+    StrictStr, Field(max_length=MAX_URL_LENGTH), AfterValidator(_check_absolute_url)
+]
+
+
 class AuthorizationRequest(_Payload):
     amount: Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
     currency: Annotated[StrictStr, Field(pattern=r"^[a-z]{3}$")]
@@ -51,6 +69,8 @@ class AuthorizationRequest(_Payload):
     card: CardDetails | None = None
     merchant_reference: Annotated[StrictStr, Field(min_length=1, max_length=255)]
     capture: StrictBool = False
+    # Where a hosted page sends the customer back to.
+    return_url: AbsoluteUrl | None = None
 
     @model_validator(mode="after")
     def _one_payment_source(self) -> AuthorizationRequest:
@@ -66,6 +86,10 @@ class CaptureRequest(_Payload):
 
 
 class VoidRequest(_Payload):
+    pass
+
+
+class ExpireRequest(_Payload):
     pass
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from psp_simulator.models import INSUFFICIENT_FUNDS, REFUND_STATUSES, Refund
+from psp_simulator.settlement_rows import SettlementRows
 from psp_simulator.webhook_rows import EventRows
 
 SCHEMA = """
@@ -49,10 +50,15 @@ def migrate(connection: sqlite3.Connection) -> None:
 
 class RefundRows:
     def __init__(
-        self, connection: sqlite3.Connection, events: EventRows, idempotency_key: str | None
+        self,
+        connection: sqlite3.Connection,
+        events: EventRows,
+        settlement: SettlementRows,
+        idempotency_key: str | None,
     ) -> None:
         self._connection = connection
         self._events = events
+        self._settlement = settlement
         self._idempotency_key = idempotency_key
 
     def settle_due(self, now: float) -> None:
@@ -63,7 +69,9 @@ class RefundRows:
         """
         rows = self._connection.execute(_SETTLE, (INSUFFICIENT_FUNDS, now)).fetchall()
         for row in sorted(rows, key=lambda row: (row[7], row[0])):
-            self._events.refund_changed(Refund(*row[:-1]), row[-1])
+            refund = Refund(*row[:-1])
+            self._events.refund_changed(refund, row[-1])
+            self._settlement.refund_saved(refund)
 
     def get(self, refund_id: str) -> Refund | None:
         row = self._connection.execute(
@@ -90,6 +98,7 @@ class RefundRows:
             ),
         )
         self._events.refund_changed(refund, self._idempotency_key)
+        self._settlement.refund_saved(refund)
 
     def update_status(self, refund: Refund) -> None:
         """Store a change made by an operation (a cancel): its event carries that key."""

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from psp_simulator.authorizations import current as current_authorization
 from psp_simulator.authorizations import not_found
 from psp_simulator.errors import error_body
 from psp_simulator.models import INSUFFICIENT_FUNDS, Outcome, Refund, RefundStatus
@@ -58,9 +59,13 @@ def prepare_cancel(payload: object) -> CancelRefundRequest:
 
 
 def create(
-    tx: Transaction, authorization_id: str, request: RefundRequest, behavior: RefundBehavior
+    tx: Transaction,
+    authorization_id: str,
+    request: RefundRequest,
+    behavior: RefundBehavior,
+    debit_refund_seconds: float,
 ) -> Outcome:
-    authorization = tx.get(authorization_id)
+    authorization = current_authorization(tx, authorization_id)
     if authorization is None:
         return not_found(authorization_id)
     if authorization.status != "captured":
@@ -81,6 +86,11 @@ def create(
         )
         return Outcome(400, error_body(400, "amount_too_large", message, "amount"))
     status, final_status = _LIFECYCLES[behavior.mode]
+    delay = behavior.delay_seconds
+    if authorization.product == "bank_debit":
+        # Money goes back to a bank account through the banks' clearing: never at once.
+        status, final_status = "pending", final_status or status
+        delay = debit_refund_seconds
     refund = Refund(
         id=f"psr_{secrets.token_hex(12)}",
         authorization_id=authorization.id,
@@ -89,7 +99,7 @@ def create(
         status=status,
         failure_reason=INSUFFICIENT_FUNDS if status == "failed" else None,
         created=int(now),
-        due_at=None if final_status is None else now + behavior.delay_seconds,
+        due_at=None if final_status is None else now + delay,
         final_status=final_status,
     )
     tx.refunds.insert(refund)

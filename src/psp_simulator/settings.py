@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from psp_simulator.payloads import AbsoluteUrl
+from psp_simulator.payment_methods import DEFAULT_ACTION_TIMEOUT_SECONDS, ActionTimeout
 from psp_simulator.webhooks import DEFAULT_WEBHOOK_SECRET, WebhookSecret, WebhookUrl
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
@@ -26,6 +28,14 @@ class Settings(BaseSettings):
     # Where events are POSTed; None records them without delivering (see /admin/webhooks).
     webhook_url: WebhookUrl | None = None
     webhook_secret: WebhookSecret = DEFAULT_WEBHOOK_SECRET
+    # Where browsers reach the simulator: the base of hosted page URLs (default http://HOST:PORT).
+    public_url: AbsoluteUrl | None = None
+    # How long a payment waits for its customer on a hosted page (see /admin/method_timing).
+    action_timeout_seconds: ActionTimeout = DEFAULT_ACTION_TIMEOUT_SECONDS
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @field_validator("log_level", mode="before")
     @classmethod

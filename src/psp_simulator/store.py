@@ -17,27 +17,22 @@ from typing import TypeVar
 
 import orjson
 
-from psp_simulator import dispute_rows, refund_rows, webhook_rows
-from psp_simulator.cards import Decline
+from psp_simulator import (
+    authorization_rows,
+    dispute_rows,
+    refund_rows,
+    settlement_rows,
+    webhook_rows,
+)
 from psp_simulator.dispute_rows import DisputeRows
 from psp_simulator.models import STATUSES, Authorization, Outcome
 from psp_simulator.refund_rows import RefundRows
+from psp_simulator.settlement_rows import SettlementRows
 from psp_simulator.webhook_rows import EventRows
 
 ResultT = TypeVar("ResultT")
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS authorizations (
-    id TEXT PRIMARY KEY,
-    merchant_reference TEXT NOT NULL,
-    amount INTEGER NOT NULL CHECK (amount > 0),
-    currency TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('authorized', 'captured', 'voided', 'declined')),
-    captured_amount INTEGER NOT NULL CHECK (captured_amount BETWEEN 0 AND amount),
-    payment_method TEXT NOT NULL,
-    decline TEXT,
-    created INTEGER NOT NULL
-);
 CREATE TABLE IF NOT EXISTS operations (
     idempotency_key TEXT NOT NULL UNIQUE,
     fingerprint TEXT NOT NULL,
@@ -46,18 +41,6 @@ CREATE TABLE IF NOT EXISTS operations (
     response BLOB NOT NULL,
     created INTEGER NOT NULL
 );
-"""
-
-_INSERT_AUTHORIZATION = """
-INSERT INTO authorizations (
-    id, merchant_reference, amount, currency, status, captured_amount, payment_method, decline,
-    created
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-_SELECT_AUTHORIZATION = """
-SELECT id, merchant_reference, amount, currency, status, captured_amount, payment_method, decline,
-    created
-FROM authorizations WHERE id = ?
 """
 
 
@@ -80,38 +63,39 @@ class Transaction:
         self._connection = connection
         self.idempotency_key = idempotency_key
         self.events = EventRows(connection)
-        self.refunds = RefundRows(connection, self.events, idempotency_key)
-        self.disputes = DisputeRows(connection, self.events)
+        # Money movements record their settlement lines here, in the same transaction.
+        self.settlement = SettlementRows(connection, self.get)
+        self.refunds = RefundRows(connection, self.events, self.settlement, idempotency_key)
+        self.disputes = DisputeRows(connection, self.events, self.settlement)
 
     def get(self, authorization_id: str) -> Authorization | None:
-        return _read_authorization(self._connection, authorization_id)
+        return authorization_rows.read(self._connection, authorization_id)
 
     def insert(self, authorization: Authorization) -> None:
-        decline = authorization.decline
-        self._connection.execute(
-            _INSERT_AUTHORIZATION,
-            (
-                authorization.id,
-                authorization.merchant_reference,
-                authorization.amount,
-                authorization.currency,
-                authorization.status,
-                authorization.captured_amount,
-                authorization.payment_method,
-                None if decline is None else orjson.dumps(decline.to_json()).decode(),
-                authorization.created,
-            ),
-        )
+        authorization_rows.insert(self._connection, authorization)
         self.events.authorization_changed(authorization, "authorize", self.idempotency_key)
+        self.settlement.authorization_saved(authorization)
 
-    def update(self, authorization: Authorization) -> None:
-        """Store a capture or a void, the only changes an authorization can go through."""
-        self._connection.execute(
-            "UPDATE authorizations SET status = ?, captured_amount = ? WHERE id = ?",
-            (authorization.status, authorization.captured_amount, authorization.id),
-        )
-        operation = "capture" if authorization.status == "captured" else "void"
-        self.events.authorization_changed(authorization, operation, self.idempotency_key)
+    def update(self, authorization: Authorization, operation: str) -> None:
+        """Store a change made by `operation` (capture, void, expire, or authorize).
+
+        "authorize" is a change nobody asked for by key (the customer on a hosted page, the bank,
+        the clock): it continues the create operation, so its event carries that key.
+        """
+        authorization_rows.update(self._connection, authorization)
+        key = authorization.idempotency_key if operation == "authorize" else self.idempotency_key
+        self.events.authorization_changed(authorization, operation, key)
+        self.settlement.authorization_saved(authorization)
+
+    def settle_due_authorizations(self, now: float) -> None:
+        """Apply what the clock has decided: expire unanswered payments, settle pending ones.
+
+        Done before reads and actions (and by the app's sweeper), so an authorization's history
+        depends only on the clock.
+        """
+        for authorization in authorization_rows.due(self._connection, now):
+            authorization.come_due()
+            self.update(authorization, "authorize")
 
 
 class Store:
@@ -124,8 +108,14 @@ class Store:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute("PRAGMA busy_timeout=5000")
+            authorization_rows.migrate(self._connection)
             self._connection.executescript(
-                _SCHEMA + refund_rows.SCHEMA + dispute_rows.SCHEMA + webhook_rows.SCHEMA
+                authorization_rows.SCHEMA
+                + _SCHEMA
+                + refund_rows.SCHEMA
+                + dispute_rows.SCHEMA
+                + webhook_rows.SCHEMA
+                + settlement_rows.SCHEMA
             )
             refund_rows.migrate(self._connection)
 
@@ -180,14 +170,12 @@ class Store:
         with self._lock, self._transaction() as connection:
             return action(Transaction(connection))
 
-    def get_authorization(self, authorization_id: str) -> Authorization | None:
-        with self._lock:
-            return _read_authorization(self._connection, authorization_id)
-
     def stats(self) -> dict[str, object]:
         with self._lock, self._transaction() as connection:
             tx = Transaction(connection)
-            tx.refunds.settle_due(time.time())
+            now = time.time()
+            tx.settle_due_authorizations(now)
+            tx.refunds.settle_due(now)
             by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
             rows = self._connection.execute(
                 "SELECT status, COUNT(*) FROM authorizations GROUP BY status"
@@ -223,23 +211,3 @@ def _read_operation(connection: sqlite3.Connection, idempotency_key: str) -> Sto
     if row is None:
         return None
     return StoredOperation(idempotency_key, row[0], row[1], bytes(row[2]))
-
-
-def _read_authorization(
-    connection: sqlite3.Connection, authorization_id: str
-) -> Authorization | None:
-    row = connection.execute(_SELECT_AUTHORIZATION, (authorization_id,)).fetchone()
-    if row is None:
-        return None
-    decline = None if row[7] is None else Decline(**orjson.loads(row[7]))
-    return Authorization(
-        id=row[0],
-        merchant_reference=row[1],
-        amount=row[2],
-        currency=row[3],
-        status=row[4],
-        captured_amount=row[5],
-        payment_method=row[6],
-        decline=decline,
-        created=row[8],
-    )

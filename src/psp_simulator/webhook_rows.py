@@ -33,6 +33,8 @@ CREATE INDEX IF NOT EXISTS pending_webhook_events ON webhook_events (seq)
 """
 
 _AUTHORIZATION_TYPES: dict[Status, str] = {
+    "requires_action": "authorization.requires_action",
+    "pending": "authorization.pending",
     "authorized": "authorization.succeeded",
     "captured": "authorization.captured",
     "declined": "authorization.failed",
@@ -67,6 +69,11 @@ class EventRows:
     def refund_changed(self, refund: Refund, idempotency_key: str | None) -> None:
         data = refund.to_json()
         data["idempotency_key"] = idempotency_key
+        # Receivers route by product (each may be a connector of its own): the payment's.
+        row = self._connection.execute(
+            "SELECT product FROM authorizations WHERE id = ?", (refund.authorization_id,)
+        ).fetchone()
+        data["product"] = row[0] if row is not None else "card"
         self.enqueue(f"refund.{refund.status}", data)
 
     def dispute_changed(self, dispute: Dispute, opened: bool) -> None:

@@ -1,4 +1,4 @@
-"""Background delivery: webhook events from the outbox table, and the refunds that fall due.
+"""Background delivery: webhook events from the outbox table, and the changes that fall due.
 
 Both run as tasks of the app's lifespan. Delivery is at least once: an event counts as delivered
 only once the receiver has answered 2xx (or the drop fault has lost it on purpose), and failures are
@@ -14,7 +14,7 @@ import time
 
 import httpx
 
-from psp_simulator.store import Store
+from psp_simulator.store import Store, Transaction
 from psp_simulator.webhook_rows import PendingEvent
 from psp_simulator.webhooks import WebhookControl, WebhookFaults
 
@@ -107,11 +107,19 @@ class WebhookSender:
         return response.is_success
 
 
-async def settle_refunds_continuously(store: Store) -> None:
-    """Settle due pending refunds even when nobody reads them, so their events go out on time."""
+async def settle_due_continuously(store: Store) -> None:
+    """Settle pending refunds and authorizations and expire unanswered ones even when nobody
+    reads them, so their events go out on time.
+    """
     while True:
         await asyncio.sleep(SETTLE_EVERY_SECONDS)
         try:
-            store.transact(lambda tx: tx.refunds.settle_due(time.time()))
+            store.transact(_settle_due)
         except Exception:
-            logger.exception("settling due refunds failed")
+            logger.exception("settling due changes failed")
+
+
+def _settle_due(tx: Transaction) -> None:
+    now = time.time()
+    tx.settle_due_authorizations(now)
+    tx.refunds.settle_due(now)

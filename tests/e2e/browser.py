@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -32,8 +33,11 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="module")
+def browser(platform: Any) -> Iterator[Browser]:  # noqa: ARG001 - set up first
+    """Per module, after the platform: Playwright's sync API keeps an event loop running on this
+    thread, and fixtures that call asyncio.run() (the platform's, the integration suite's)
+    cannot start while it does."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

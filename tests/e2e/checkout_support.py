@@ -54,12 +54,11 @@ def status_becomes(client: httpx.Client, intent_id: str, status: str) -> dict[st
 
 
 def journal_kinds(platform: Any, intent_id: str) -> list[str]:
+    """The kinds of the payment's journals, sorted (journal ids are not in time order)."""
     rows = query(
-        platform,
-        "SELECT kind FROM ledger_journals WHERE payment_intent_id = %s ORDER BY id",
-        intent_id,
+        platform, "SELECT kind FROM ledger_journals WHERE payment_intent_id = %s", intent_id
     )
-    return [row["kind"] for row in rows]
+    return sorted(row["kind"] for row in rows)
 
 
 def event_types(platform: Any, intent_id: str) -> list[str]:

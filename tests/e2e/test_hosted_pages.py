@@ -88,7 +88,8 @@ def test_abandon(
     screenshot(page, request, "psp-page")
     status_becomes(client, intent["id"], "requires_payment_method")  # the customer walked away
     page.reload()
-    expect(page.locator("#status")).to_contain_text("expired")
+    expect(page.locator("#status")).to_have_text("declined")
+    expect(page.locator("body")).to_contain_text("This payment request has expired.")
     expect(page.locator("#approve")).to_have_count(0)
     screenshot(page, request, "psp-page-expired")
     page.click("#return")

@@ -100,6 +100,8 @@ async def test_declines_are_stored_and_never_captured(client: httpx.AsyncClient)
     assert fetched.json() == body
     assert (await stats(client))["authorizations"] == {
         "total": 1,
+        "requires_action": 0,
+        "pending": 0,
         "authorized": 0,
         "captured": 0,
         "voided": 0,

@@ -22,6 +22,8 @@ async def test_error_fault_answers_503_and_applies_nothing(client: httpx.AsyncCl
     counts = await stats(client)
     assert counts["authorizations"] == {
         "total": 0,
+        "requires_action": 0,
+        "pending": 0,
         "authorized": 0,
         "captured": 0,
         "voided": 0,

@@ -26,6 +26,8 @@ async def test_replay_returns_the_identical_response_and_creates_nothing(
     counts = await stats(client)
     assert counts["authorizations"] == {
         "total": 1,
+        "requires_action": 0,
+        "pending": 0,
         "authorized": 1,
         "captured": 0,
         "voided": 0,
