@@ -11,4 +11,9 @@ physical reference, and rewrites the "Checkout" section.
 steady rate are timed from COMMIT to receipt at a merchant webhook endpoint served in-process,
 then a backlog measures the relay's and the deliveries' throughput; rewrites the "Event
 pipeline" section.
+
+`python -m bench reconcile`: a private embedded PostgreSQL with a million captured payments
+generated in it, and a settlement report of a million lines in the simulator's format; one
+reconciliation run timed by phase (parse, load, match, post); rewrites the "Reconciliation"
+section.
 """

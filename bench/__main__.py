@@ -1,5 +1,5 @@
-"""`python -m bench [checkout | events | all] [options]`: the benchmarks (see bench/__init__.py
-and docs/benchmarks.md).
+"""`python -m bench [checkout | events | reconcile | all] [options]`: the benchmarks (see
+bench/__init__.py and docs/benchmarks.md).
 
 Without any argument (`make bench`) it runs them all, each on a platform of its own, one after
 the other. Options without a subcommand are the checkout benchmark's, as before subcommands
@@ -39,7 +39,7 @@ from payplane.runtime.processes import StartupError
 DEFAULT_API_WORKERS = 2
 
 
-SUBCOMMANDS = ("checkout", "events", "all")
+SUBCOMMANDS = ("checkout", "events", "reconcile", "all")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     elif argv[0] in SUBCOMMANDS:
         name, rest = argv[0], argv[1:]
     elif argv[0] in ("-h", "--help"):
-        print(__doc__.strip() + "\n\nMore: python -m bench {checkout,events,all} --help")
+        print(__doc__.strip() + "\n\nMore: python -m bench {checkout,events,reconcile,all} --help")
         return
     else:
         name, rest = "checkout", argv
@@ -107,31 +107,39 @@ def main(argv: list[str] | None = None) -> None:
         from bench.events_cli import parse_events_args, run_events
 
         run_events(parse_events_args(rest), command)
+    elif name == "reconcile":
+        from bench.reconcile import parse_reconcile_args, run_reconcile
+
+        run_reconcile(parse_reconcile_args(rest), command)
     else:
         run_all(rest, command)
 
 
 def run_all(argv: list[str], command: str) -> None:
-    """Both benchmarks with their defaults, one platform each; --no-write and --keep-logs DIR
-    (logs of each under DIR/checkout and DIR/events) apply to both."""
+    """Every benchmark with its defaults, one platform (or database) each; --no-write applies
+    to all, --keep-logs DIR to the two with a platform (logs under DIR/checkout, DIR/events)."""
     from bench.events_cli import parse_events_args, run_events
+    from bench.reconcile import parse_reconcile_args, run_reconcile
 
     parser = argparse.ArgumentParser(
         prog="python -m bench all",
-        description="The checkout benchmark, then the event pipeline benchmark, each with its "
-        "defaults on a platform of its own; each rewrites its own section of docs/benchmarks.md.",
+        description="The checkout benchmark, the event pipeline benchmark, then the "
+        "reconciliation benchmark, each with its defaults on a platform (or database) of its "
+        "own; each rewrites its own section of docs/benchmarks.md.",
     )
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--keep-logs", metavar="DIR", type=Path, help="copy the platforms' logs")
     args = parser.parse_args(argv)
     shared: list[str] = ["--no-write"] if args.no_write else []
-    for name in ("checkout", "events"):
+    for name in ("checkout", "events", "reconcile"):
         logs = ["--keep-logs", str(args.keep_logs / name)] if args.keep_logs else []
         Console().rule(f"[bold]{name} benchmark")
         if name == "checkout":
             checkout(parse_args([*shared, *logs]), command)
-        else:
+        elif name == "events":
             run_events(parse_events_args([*shared, *logs]), command)
+        else:
+            run_reconcile(parse_reconcile_args(shared), command)
 
 
 def checkout(args: argparse.Namespace, command: str) -> None:

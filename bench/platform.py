@@ -1,4 +1,4 @@
-"""A private platform for one benchmark run: embedded PostgreSQL, simulator, api and worker,
+"""A private platform for one benchmark run: embedded PostgreSQL, simulator, vault, api, worker,
 and embedded NATS when asked for (the event benchmark; the worker's relay needs it).
 
 Started from the same pieces as `payplane up` and the e2e suite (EmbeddedPostgres, EmbeddedNats,
@@ -24,6 +24,7 @@ from payplane.runtime.launcher import child_processes, http_url
 from payplane.runtime.nats import EmbeddedNats
 from payplane.runtime.postgres import EmbeddedPostgres
 from payplane.runtime.processes import ChildProcess, free_port, stop_all, wait_until_healthy
+from payplane.runtime.vault import admin_url, prepare_vault
 
 HEALTH_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -96,8 +97,11 @@ def running_platform(
             api_workers=api_workers,
             simulator_port=simulator_port,
             simulator_url=http_url("127.0.0.1", simulator_port),
+            vault_port=free_port(),
+            vault_internal_port=free_port(),
             **dict(overrides or {}),
         )
+        prepare_vault(settings, database_url, admin_url(settings, database_url, embedded=True))
         if nats is not None:
             # As `payplane up` does: NATS before the children, which get its URL via settings.
             say(f"starting embedded NATS (JetStream) in {nats.store_dir} ...")

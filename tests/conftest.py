@@ -46,6 +46,11 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def e2e_database_url(database_url: str) -> str:
     """A database of its own for the running platform, on the same server: integration tests
     write deliberately inconsistent rows, and the e2e ledger audit must not see them."""
+    return fresh_database(database_url, "payplane_e2e")
+
+
+def fresh_database(database_url: str, name: str) -> str:
+    """An empty, migrated database `name` on the server of `database_url` (dropped first)."""
     import psycopg
     from psycopg import sql
 
@@ -53,8 +58,9 @@ def e2e_database_url(database_url: str) -> str:
 
     base, _, _ = database_url.rpartition("/")
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS payplane_e2e WITH (FORCE)"))
-        conn.execute(sql.SQL("CREATE DATABASE payplane_e2e"))
-    url = f"{base}/payplane_e2e"
+        database = sql.Identifier(name)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(database))
+    url = f"{base}/{name}"
     bootstrap.migrate(url)
     return url

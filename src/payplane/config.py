@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import json
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The simulator's development secret (Standard Webhooks: "whsec_" + base64 of the key bytes).
 SIMULATOR_WEBHOOK_SECRET = "whsec_cGF5cGxhbmUtc2ltdWxhdG9yLXdlYmhvb2stc2VjcmV0IQ=="  # noqa: S105
+
+
+class FeeRateSetting(BaseModel):
+    """A PSP's commission: fixed + amount * bps / 10000 rounded half up, in minor units."""
+
+    bps: int = Field(ge=0, le=10_000)
+    fixed: int = Field(ge=0)
+
+
+# The simulator's default schedule, per product (its /admin/fees).
+DEFAULT_FEE_SCHEDULE = {
+    "card": FeeRateSetting(bps=140, fixed=25),
+    "wallet": FeeRateSetting(bps=290, fixed=30),
+    "bank_redirect": FeeRateSetting(bps=0, fixed=29),
+    "bank_debit": FeeRateSetting(bps=0, fixed=35),
+}
 
 
 class Settings(BaseSettings):
@@ -53,6 +70,35 @@ class Settings(BaseSettings):
     )
     simulator_api_key: str = "psk_test_simulator"
 
+    vault_host: str = Field(default="127.0.0.1", description="address the card vault binds to")
+    vault_port: int = Field(default=8200, description="the card vault's public port")
+    vault_internal_port: int = Field(
+        default=8201, description="the card vault's internal port (mutual TLS only)"
+    )
+    vault_url: str | None = Field(
+        default=None,
+        description="the vault's public port as clients and browsers reach it; derived from "
+        "vault host and port if unset",
+    )
+    vault_internal_url: str | None = Field(
+        default=None,
+        description="the vault's internal port as the core reaches it; derived if unset",
+    )
+    vault_database_url: str | None = Field(
+        default=None,
+        description="how the vault connects (as the role card_vault); unset: the core's server "
+        "and database as card_vault, without a password",
+    )
+    vault_admin_database_url: str | None = Field(
+        default=None,
+        description="a role that may create the card_vault role and schema, for `payplane up`; "
+        "unset: the embedded server's superuser, or PAYPLANE_DATABASE_URL",
+    )
+    certs_dir: Path | None = Field(
+        default=None,
+        description="certificates for mutual TLS (`payplane certs init`); unset: <home>/certs",
+    )
+
     psp_connect_timeout_seconds: float = 2.0
     psp_read_timeout_seconds: float = 10.0
     psp_max_attempts: int = 3
@@ -75,6 +121,19 @@ class Settings(BaseSettings):
         description="a customer action (3-D Secure, wallet or bank page) not completed in this "
         "long is expired at the PSP and the intent returns to requires_payment_method",
     )
+    janitor_escalate_after_checks: int = Field(
+        default=12,
+        ge=1,
+        description="a PSP call still in doubt after this many status checks (about an hour with "
+        "the resolver's backoff) becomes an unresolved_payment remediation item",
+    )
+    janitor_max_wait_seconds: float = Field(
+        default=14 * 24 * 3600,
+        gt=0,
+        description="a payment waiting for the PSP's result (bank debits) or the customer longer "
+        "than this becomes an unresolved_payment remediation item",
+    )
+    janitor_interval_seconds: float = Field(default=30.0, gt=0)
     action_follow_interval_seconds: float = Field(
         default=1.0, gt=0, description="how often waiting payments are checked for due follow-ups"
     )
@@ -117,6 +176,36 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="an unacknowledged event is fanned out again after this"
     )
 
+    auth_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long an API process trusts a credential lookup: revocations and role "
+        "changes take effect within this time",
+    )
+    refund_approval_threshold: int = Field(
+        default=100_000,
+        ge=0,
+        description="refunds above this amount (minor units) asked for by an operator or a "
+        "restricted key wait for a second operator's approval",
+    )
+
+    operator_token: str | None = Field(
+        default=None,
+        min_length=16,
+        description="the platform account's secret key (Bearer): every right over the "
+        "platform's reconciliation, remediation, operators and restricted keys; unset, none",
+    )
+    reconcile_at: time = Field(
+        default=time(2, 0),
+        description="UTC time of day from which the worker reconciles yesterday's settlement "
+        "reports",
+    )
+    fee_schedule: dict[str, FeeRateSetting] = Field(
+        default_factory=lambda: dict(DEFAULT_FEE_SCHEDULE),
+        description="the fees Payplane expects the PSP to charge per product (JSON); "
+        "reconciliation books the difference as fee variance",
+    )
+
     log_level: str = "INFO"
 
     @field_validator("psp_webhook_secrets", mode="before")
@@ -144,6 +233,20 @@ class Settings(BaseSettings):
     @property
     def simulator_base_url(self) -> str:
         return self.simulator_url or f"http://{self.simulator_host}:{self.simulator_port}"
+
+    @property
+    def vault_public_url(self) -> str:
+        return (self.vault_url or f"http://{self.vault_host}:{self.vault_port}").rstrip("/")
+
+    @property
+    def vault_internal_base_url(self) -> str:
+        # The vault's certificate names localhost and 127.0.0.1, so the URL must name one too.
+        default = f"https://{self.vault_host}:{self.vault_internal_port}"
+        return (self.vault_internal_url or default).rstrip("/")
+
+    @property
+    def certs_path(self) -> Path:
+        return self.certs_dir or self.home / "certs"
 
 
 @lru_cache(maxsize=1)

@@ -31,9 +31,9 @@ POST /v1/authorizations (product card), /v1/wallet_payments (wallet), /v1/bank_r
 (bank_redirect), /v1/direct_debits (bank_debit)
     ``{amount: int 1..99999999, currency: "usd" (3 lowercase letters), merchant_reference: str,
     capture: bool = false, return_url?: str}`` plus exactly one of ``payment_method: "pm_..."``
-    or (cards only) ``card: {number, exp_month, exp_year, cvc}``. ``return_url`` is an absolute
-    http(s) URL with a host, printable ASCII, <= 2048 chars (else 400 parameter_invalid). Always
-    200, declines included::
+    or (cards only) ``card: {number, exp_month, exp_year, cvc?}`` (cvc is optional: a saved
+    card's later charges carry none). ``return_url`` is an absolute http(s) URL with a host,
+    printable ASCII, <= 2048 chars (else 400 parameter_invalid). Always 200, declines included::
 
         {"id": "psp_<hex>", "object": "authorization", "status", "product": "card" | "wallet" |
          "bank_redirect" | "bank_debit", "amount", "currency", "captured_amount",

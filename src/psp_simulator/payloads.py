@@ -44,7 +44,8 @@ class CardDetails(_Payload):
     number: Annotated[StrictStr, Field(pattern=r"^[0-9]{12,19}$", repr=False)]
     exp_month: Annotated[StrictInt, Field(ge=1, le=12)]
     exp_year: Annotated[StrictInt, Field(ge=2000, le=2199)]
-    cvc: Annotated[StrictStr, Field(pattern=r"^[0-9]{3,4}$", repr=False)]
+    # Optional: a saved card's later charges carry no CVC (the vault forgets it after the first).
+    cvc: Annotated[StrictStr, Field(pattern=r"^[0-9]{3,4}$")] | None = Field(None, repr=False)
 
 
 # With a host, in printable ASCII: these URLs go into Location headers and HTML attributes.

@@ -1,7 +1,9 @@
-"""The whole platform as real processes (simulator, api, worker) for end-to-end tests."""
+"""The whole platform as real processes (simulator, vault, api, worker) for end-to-end tests."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from payplane.config import Settings
 from payplane.runtime.launcher import child_processes, http_url
 from payplane.runtime.processes import ChildProcess, free_port, stop_all, wait_until_healthy
+from payplane.runtime.vault import admin_url, prepare_vault
 
 _E2E_DIR = Path(__file__).parent
 _LOG_DIR = pytest.StashKey[Path]()
@@ -45,7 +48,10 @@ class Platform:
     nats_url: str
     secret_key: str
     merchant_id: str
+    publishable_key: str  # registered with the vault
     children: dict[str, ChildProcess]
+    log_dir: Path  # every child's output, <name>.log
+    settings: Settings
 
     def kill_api(self) -> None:
         """SIGKILL the api and everything it spawned, like a crashed machine would."""
@@ -57,10 +63,15 @@ class Platform:
         wait_until_healthy([api])
 
     def new_merchant(self, name: str) -> tuple[str, str]:
+        merchant = self.new_merchant_keys(name)
+        return merchant["id"], merchant["secret_key"]
+
+    def new_merchant_keys(self, name: str) -> dict[str, str]:
+        """A new merchant: id, secret_key and publishable_key (registered with the vault)."""
         from payplane import bootstrap
 
-        merchant = bootstrap.create_merchant(self.database_url, name=name)
-        return merchant["id"], merchant["secret_key"]
+        merchant: dict[str, str] = bootstrap.create_merchant(self.database_url, name, self.settings)
+        return merchant
 
     def set_faults(self, **faults: Any) -> None:
         """Replace the simulator's fault configuration: latency_ms, error_rate, timeout_rate,
@@ -101,13 +112,28 @@ def platform(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[Platform]:
+    home = tmp_path_factory.mktemp("platform")
+    with started_platform(e2e_database_url, nats_url, home, request) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def started_platform(
+    database_url: str,
+    nats_url: str,
+    home: Path,
+    request: pytest.FixtureRequest,
+    **overrides: Any,
+) -> Iterator[Platform]:
+    """The platform's processes on `database_url` (migrated) with the suite's settings and
+    `overrides`. A module that needs a platform to itself (the simulator's settlement batches,
+    say) starts one with this in a module fixture named `platform`."""
     from payplane import bootstrap
 
-    home = tmp_path_factory.mktemp("platform")
     simulator_port = free_port()
     settings = Settings(
         home=home,
-        database_url=e2e_database_url,
+        database_url=database_url,
         nats_url=nats_url,
         api_port=free_port(),
         simulator_port=simulator_port,
@@ -126,26 +152,43 @@ def platform(
         # Customer actions: an abandoned 3-D Secure or redirect page expires after ~8 s.
         action_expiry_seconds=8,
         action_follow_interval_seconds=0.3,
-    )
-    children = child_processes(settings, e2e_database_url)
+        vault_port=free_port(),
+        vault_internal_port=free_port(),
+    ).model_copy(update=overrides)
+    embedded = not os.environ.get("PAYPLANE_TEST_DATABASE_URL")
+    vault_admin = admin_url(settings, database_url, embedded=embedded)
+    prepare_vault(settings, database_url, vault_admin)
+    children = child_processes(settings, database_url)
     request.config.stash[_LOG_DIR] = home / "logs"
     try:
         for child in children:
             child.start()
         wait_until_healthy(children)
-        merchant = bootstrap.create_merchant(e2e_database_url, name="E2E merchant")
+        merchant = bootstrap.create_merchant(database_url, "E2E merchant", settings)
         yield Platform(
             api_url=http_url(settings.api_host, settings.api_port),
             simulator_url=settings.simulator_base_url,
             simulator_api_key=settings.simulator_api_key,
-            database_url=e2e_database_url,
+            database_url=database_url,
             nats_url=nats_url,
             secret_key=merchant["secret_key"],
             merchant_id=merchant["id"],
+            publishable_key=merchant["publishable_key"],
             children={child.name: child for child in children},
+            log_dir=home / "logs",
+            settings=settings,
         )
     finally:
         stop_all([child for child in children if child.pid is not None])
+
+
+@pytest.fixture(scope="session")
+def vault(platform: Platform) -> Any:
+    """The platform's card vault (its own process, mTLS internal port, in front of the PSP
+    simulator); the platform's merchant's publishable key is registered with it."""
+    from tests.e2e.vault_process import vault_of
+
+    return vault_of(platform)
 
 
 def _ledger_violations(database_url: str) -> dict[tuple[str, str], str]:

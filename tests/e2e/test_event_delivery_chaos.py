@@ -45,13 +45,17 @@ def test_no_event_is_lost_when_relays_and_dispatchers_are_killed(platform, tmp_p
     worker = platform.children["worker"]
     extras = [
         ChildProcess(
-            "relay-2", [sys.executable, "-m", "payplane.workers.relay"],
-            tmp_path / "relay-2.log", env=worker.env,
+            "relay-2",
+            [sys.executable, "-m", "payplane.workers.relay"],
+            tmp_path / "relay-2.log",
+            env=worker.env,
         ),
         *(
             ChildProcess(
-                f"dispatcher-{n}", [sys.executable, "-m", "payplane.workers.webhooks"],
-                tmp_path / f"dispatcher-{n}.log", env=worker.env,
+                f"dispatcher-{n}",
+                [sys.executable, "-m", "payplane.workers.webhooks"],
+                tmp_path / f"dispatcher-{n}.log",
+                env=worker.env,
             )
             for n in (2, 3)
         ),

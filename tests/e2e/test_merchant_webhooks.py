@@ -45,8 +45,12 @@ def pay(platform, secret: str, amount: int = 2000) -> tuple[str, float]:
 
 
 def events_of(received: list[Any], intent_id: str) -> list[Any]:
-    return [r for r in received if r.event["data"]["object"].get("id") == intent_id
-            or r.event["data"]["object"].get("payment_intent") == intent_id]
+    return [
+        r
+        for r in received
+        if r.event["data"]["object"].get("id") == intent_id
+        or r.event["data"]["object"].get("payment_intent") == intent_id
+    ]
 
 
 def test_endpoints_crud_with_the_stripe_sdk(platform, merchant) -> None:
@@ -133,9 +137,7 @@ def test_events_arrive_signed_for_the_stripe_sdk(platform, merchant, receiver) -
         stripe.Webhook.construct_event(mine[0].body, mine[0].headers["Stripe-Signature"], "whsec_x")
 
 
-def test_dead_and_slow_endpoints_do_not_delay_a_healthy_one(
-    platform, merchant, receiver
-) -> None:
+def test_dead_and_slow_endpoints_do_not_delay_a_healthy_one(platform, merchant, receiver) -> None:
     _merchant_id, secret = merchant
     client = stripe_client(platform, secret)
     dead = client.v1.webhook_endpoints.create(

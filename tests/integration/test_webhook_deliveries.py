@@ -186,9 +186,10 @@ def test_delivery_is_signed_recorded_and_claimed_once(
             assert await dispatch.claim_and_start() == 1
             # Leased: nobody else (another dispatcher, this one's next round) claims it now.
             async with factory() as uow:
-                assert await uow.webhooks.claim_due(
-                    limit=10, lease_seconds=5, room={}, per_endpoint=4
-                ) == []
+                assert (
+                    await uow.webhooks.claim_due(limit=10, lease_seconds=5, room={}, per_endpoint=4)
+                    == []
+                )
             await dispatch.drain()
             await dispatch.aclose()
             (request,) = receiver.requests("/ok")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from payplane.config import get_settings
-from payplane.logging import configure_logging
+from payplane.logging import configure_logging, uvicorn_log_config
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=uvicorn_log_config(),
         log_level=settings.log_level.lower(),
     )
 

@@ -11,26 +11,34 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from payplane.api import (
+    approval_requests,
     balance,
     disputes,
     errors,
     events,
     ledger,
+    operators,
     payment_intents,
+    payment_methods,
     psp_webhooks,
+    reconciliation,
     redirects,
     refunds,
+    restricted_keys,
     webhook_endpoints,
 )
 from payplane.api.auth import Authenticator
 from payplane.api.errors import stripe_json
 from payplane.api.request_ids import RequestIdMiddleware
 from payplane.config import Settings, get_settings
+from payplane.logging import configure_logging
 from payplane.wiring import build
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # Again here: uvicorn's extra worker processes (PAYPLANE_API_WORKERS > 1) only run this.
+    configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,7 +50,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.disputes = container.disputes
         app.state.balances = container.balances
         app.state.webhook_endpoints = container.webhook_endpoints
-        app.state.authenticate = Authenticator(container.api_keys)
+        app.state.authenticate = Authenticator(
+            container.api_keys,
+            cache_seconds=settings.auth_cache_seconds,
+            operator_token=settings.operator_token,
+        )
         try:
             yield
         finally:
@@ -71,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(payment_intents.router)
+    app.include_router(payment_methods.router)
     app.include_router(refunds.router)
     app.include_router(disputes.router)
     app.include_router(events.router)
@@ -79,4 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(psp_webhooks.router)
     app.include_router(redirects.router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(restricted_keys.router)
+    app.include_router(operators.router)
+    app.include_router(approval_requests.router)
+    app.include_router(reconciliation.runs)
+    app.include_router(reconciliation.items)
     return app

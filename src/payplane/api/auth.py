@@ -1,39 +1,45 @@
-"""Secret-key authentication (Bearer, or Basic with the key as user name, as curl -u sends it)."""
+"""Authentication of secret keys, restricted keys and operators' tokens (Bearer, or Basic with
+the key as user name, as curl -u sends it). What the caller may do is api/access.py's business."""
 
 from __future__ import annotations
 
 import base64
+import hmac
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import Request
 
+from payplane.domain import access
+from payplane.domain.access import Principal
 from payplane.domain.errors import AuthenticationFailed
-
-# Lookups are cached briefly: a revoked key stops working within this many seconds.
-CACHE_SECONDS = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    key_id: str
-    merchant_id: str
 
 
 class KeyLookup(Protocol):
-    async def find(self, secret: str) -> tuple[str, str] | None:
-        """(key id, merchant id) of an active secret key, or None."""
+    async def find(self, secret: str) -> Principal | None:
+        """The caller behind an active secret key, restricted key or operator's token, or None."""
         ...
 
 
 class Authenticator:
-    def __init__(self, keys: KeyLookup) -> None:
+    """Lookups are cached for `cache_seconds`: a revoked key, a deactivated operator or changed
+    roles take effect within that time. `operator_token` (PAYPLANE_OPERATOR_TOKEN), when set,
+    is the platform account's secret key."""
+
+    def __init__(
+        self, keys: KeyLookup, *, cache_seconds: float, operator_token: str | None
+    ) -> None:
         self._keys = keys
+        self._cache_seconds = cache_seconds
+        self._operator_token = operator_token
         self._cache: dict[str, tuple[float, Principal]] = {}
 
     async def __call__(self, request: Request) -> Principal:
         secret = _secret_from(request.headers.get("authorization", ""))
+        if self._operator_token and hmac.compare_digest(
+            secret.encode(), self._operator_token.encode()
+        ):
+            return access.operator_token()
         cached = self._cache.get(secret)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
@@ -41,9 +47,8 @@ class Authenticator:
         if found is None:
             masked = secret[:8] + "*" * 4 + secret[-4:] if len(secret) > 12 else "****"
             raise AuthenticationFailed(f"Invalid API Key provided: {masked}")
-        principal = Principal(*found)
-        self._cache[secret] = (time.monotonic() + CACHE_SECONDS, principal)
-        return principal
+        self._cache[secret] = (time.monotonic() + self._cache_seconds, found)
+        return found
 
 
 def _secret_from(header: str) -> str:

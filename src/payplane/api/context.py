@@ -1,29 +1,24 @@
-"""Per-request plumbing shared by the routers: who is calling, the decoded params, the key."""
+"""Per-request plumbing shared by the routers: the decoded params, the key, who is calling
+(authenticated and authorized by the route's permission dependency, api/access.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 
-from payplane.api.auth import Principal
+from payplane.api.card_numbers import refuse_card_numbers
 from payplane.api.decoding import decode_body, decode_query
 from payplane.api.errors import stripe_json
+from payplane.domain.access import Principal
 from payplane.domain.errors import InvalidRequest
+from payplane.services.approvals import INTERNAL_KEY_PREFIX
 from payplane.services.idempotency import RequestShape
 from payplane.services.ports import ListQuery, Page, RequestContext
 from payplane.services.responses import Response, fingerprint
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-
-
-async def _principal(request: Request) -> Principal:
-    principal: Principal = await request.app.state.authenticate(request)
-    return principal
-
-
-Auth = Annotated[Principal, Depends(_principal)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +37,12 @@ def _idempotency_key(request: Request) -> str | None:
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long.",
             code="idempotency_key_invalid",
         )
+    if key.startswith(INTERNAL_KEY_PREFIX):
+        raise InvalidRequest(
+            f"Idempotency-Key may not start with '{INTERNAL_KEY_PREFIX}': Payplane uses such "
+            "keys itself.",
+            code="idempotency_key_invalid",
+        )
     return key
 
 
@@ -50,9 +51,10 @@ async def read_call(request: Request, principal: Principal) -> Call:
         params = decode_query(request.url.query)
     else:
         params = decode_body(request.headers.get("content-type", ""), await request.body())
+    refuse_card_numbers(request, params)
     ctx = RequestContext(
         merchant_id=principal.merchant_id,
-        actor=f"api_key:{principal.key_id}",
+        actor=principal.actor,
         request_id=request.state.request_id,
         idempotency_key=_idempotency_key(request) if request.method == "POST" else None,
     )

@@ -7,12 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from payplane.api.context import Auth, list_object, list_query, read_call, respond
+from payplane.api.access import permission
+from payplane.api.context import list_object, list_query, read_call, respond
 from payplane.api.errors import parse, stripe_json
 from payplane.api.schemas import ListParams, Metadata, StripeParams
+from payplane.domain.access import Principal
 from payplane.services.disputes import DisputeService, UpdateParams
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
+Reader = Annotated[Principal, Depends(permission("disputes", "read"))]
+Writer = Annotated[Principal, Depends(permission("disputes", "write"))]
 
 # Stripe's limits: each text field, and all of them together.
 MAX_EVIDENCE_FIELD_LENGTH = 20_000
@@ -77,7 +81,7 @@ Service = Annotated[DisputeService, Depends(_service)]
 
 
 @router.get("")
-async def list_disputes(request: Request, principal: Auth, service: Service) -> Any:
+async def list_disputes(request: Request, principal: Reader, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(ListDisputes, call.params)
     filters = {"payment_intent_id": p.payment_intent, "charge": p.charge}
@@ -86,13 +90,13 @@ async def list_disputes(request: Request, principal: Auth, service: Service) -> 
 
 
 @router.get("/{dispute_id}")
-async def retrieve(dispute_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def retrieve(dispute_id: str, request: Request, principal: Reader, service: Service) -> Any:
     call = await read_call(request, principal)
     return stripe_json(200, await service.retrieve(call.ctx, dispute_id))
 
 
 @router.post("/{dispute_id}")
-async def update(dispute_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def update(dispute_id: str, request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(UpdateDispute, call.params)
     params = UpdateParams(
@@ -104,7 +108,7 @@ async def update(dispute_id: str, request: Request, principal: Auth, service: Se
 
 
 @router.post("/{dispute_id}/close")
-async def close(dispute_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def close(dispute_id: str, request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     parse(StripeParams, call.params)
     return respond(await service.close(call.ctx, call.shape, dispute_id))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from payplane.api.context import Auth, list_object, list_query, read_call
+from payplane.api.access import permission
+from payplane.api.context import list_object, list_query, read_call
 from payplane.api.errors import parse
 from payplane.api.schemas import ListLedgerAccounts, ListLedgerEntries
+from payplane.domain.access import Principal
 from payplane.services.balances import BalanceService
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+Reader = Annotated[Principal, Depends(permission("ledger", "read"))]
 
 
 def _service(request: Request) -> BalanceService:
@@ -20,7 +23,7 @@ def _service(request: Request) -> BalanceService:
 
 
 @router.get("/accounts")
-async def list_accounts(request: Request, principal: Auth) -> Any:
+async def list_accounts(request: Request, principal: Reader) -> Any:
     call = await read_call(request, principal)
     p = parse(ListLedgerAccounts, call.params)
     currency = p.currency.lower() if p.currency else None
@@ -30,7 +33,7 @@ async def list_accounts(request: Request, principal: Auth) -> Any:
 
 
 @router.get("/accounts/{account_id}/entries")
-async def list_entries(account_id: str, request: Request, principal: Auth) -> Any:
+async def list_entries(account_id: str, request: Request, principal: Reader) -> Any:
     call = await read_call(request, principal)
     p = parse(ListLedgerEntries, call.params)
     query = list_query(p.limit, p.starting_after, p.ending_before, None, {})

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from payplane.api.context import Auth, list_object, list_query, read_call, respond
+from payplane.api.access import permission
+from payplane.api.context import list_object, list_query, read_call, respond
 from payplane.api.errors import parse, stripe_json
 from payplane.api.schemas import (
     CancelPaymentIntent,
@@ -16,9 +17,13 @@ from payplane.api.schemas import (
     ListPaymentIntents,
     UpdatePaymentIntent,
 )
+from payplane.domain.access import Principal
 from payplane.services.payment_intents import CreateParams, PaymentIntentService
 
 router = APIRouter(prefix="/v1/payment_intents", tags=["payment_intents"])
+Reader = Annotated[Principal, Depends(permission("payment_intents", "read"))]
+Capturer = Annotated[Principal, Depends(permission("payment_intents", "capture"))]
+Writer = Annotated[Principal, Depends(permission("payment_intents", "write"))]
 
 
 async def _service(request: Request) -> PaymentIntentService:
@@ -30,7 +35,7 @@ Service = Annotated[PaymentIntentService, Depends(_service)]
 
 
 @router.post("")
-async def create(request: Request, principal: Auth, service: Service) -> Any:
+async def create(request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(CreatePaymentIntent, call.params)
     params = CreateParams(
@@ -49,7 +54,7 @@ async def create(request: Request, principal: Auth, service: Service) -> Any:
 
 
 @router.get("")
-async def list_intents(request: Request, principal: Auth, service: Service) -> Any:
+async def list_intents(request: Request, principal: Reader, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(ListPaymentIntents, call.params)
     query = list_query(
@@ -59,13 +64,13 @@ async def list_intents(request: Request, principal: Auth, service: Service) -> A
 
 
 @router.get("/{intent_id}")
-async def retrieve(intent_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def retrieve(intent_id: str, request: Request, principal: Reader, service: Service) -> Any:
     call = await read_call(request, principal)
     return stripe_json(200, await service.retrieve(call.ctx, intent_id))
 
 
 @router.post("/{intent_id}")
-async def update(intent_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def update(intent_id: str, request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(UpdatePaymentIntent, call.params)
     changes = p.model_dump(exclude_unset=True, exclude={"expand"})
@@ -75,7 +80,7 @@ async def update(intent_id: str, request: Request, principal: Auth, service: Ser
 
 
 @router.post("/{intent_id}/confirm")
-async def confirm(intent_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def confirm(intent_id: str, request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(ConfirmPaymentIntent, call.params)
     return respond(
@@ -84,14 +89,14 @@ async def confirm(intent_id: str, request: Request, principal: Auth, service: Se
 
 
 @router.post("/{intent_id}/capture")
-async def capture(intent_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def capture(intent_id: str, request: Request, principal: Capturer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(CapturePaymentIntent, call.params)
     return respond(await service.capture(call.ctx, call.shape, intent_id, p.amount_to_capture))
 
 
 @router.post("/{intent_id}/cancel")
-async def cancel(intent_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def cancel(intent_id: str, request: Request, principal: Capturer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(CancelPaymentIntent, call.params)
     return respond(await service.cancel(call.ctx, call.shape, intent_id, p.cancellation_reason))

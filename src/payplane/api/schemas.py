@@ -38,6 +38,8 @@ def _list(value: Any) -> Any:
     return value
 
 
+Strings = Annotated[list[str], BeforeValidator(_list)]
+
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 40
 MAX_METADATA_VALUE_LENGTH = 500

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from payplane.api.context import Auth, list_object, list_query, read_call, respond
+from payplane.api.access import permission
+from payplane.api.context import list_object, list_query, read_call, respond
 from payplane.api.errors import parse, stripe_json
 from payplane.api.schemas import (
     CreateWebhookEndpoint,
@@ -16,10 +17,13 @@ from payplane.api.schemas import (
     ResendWebhookEvent,
     UpdateWebhookEndpoint,
 )
+from payplane.domain.access import Principal
 from payplane.services.webhooks import EndpointParams, EndpointUpdate, WebhookEndpointService
 
 PATH = "/v1/webhook_endpoints"
 router = APIRouter(prefix=PATH, tags=["webhook_endpoints"])
+Reader = Annotated[Principal, Depends(permission("webhook_endpoints", "read"))]
+Writer = Annotated[Principal, Depends(permission("webhook_endpoints", "write"))]
 
 
 async def _service(request: Request) -> WebhookEndpointService:
@@ -31,7 +35,7 @@ Service = Annotated[WebhookEndpointService, Depends(_service)]
 
 
 @router.post("")
-async def create(request: Request, principal: Auth, service: Service) -> Any:
+async def create(request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(CreateWebhookEndpoint, call.params)
     params = EndpointParams(
@@ -45,7 +49,7 @@ async def create(request: Request, principal: Auth, service: Service) -> Any:
 
 
 @router.get("")
-async def list_endpoints(request: Request, principal: Auth, service: Service) -> Any:
+async def list_endpoints(request: Request, principal: Reader, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(ListWebhookEndpoints, call.params)
     query = list_query(p.limit, p.starting_after, p.ending_before, p.created, {})
@@ -53,13 +57,13 @@ async def list_endpoints(request: Request, principal: Auth, service: Service) ->
 
 
 @router.get("/{endpoint_id}")
-async def retrieve(endpoint_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def retrieve(endpoint_id: str, request: Request, principal: Reader, service: Service) -> Any:
     call = await read_call(request, principal)
     return stripe_json(200, await service.retrieve(call.ctx, endpoint_id))
 
 
 @router.post("/{endpoint_id}")
-async def update(endpoint_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def update(endpoint_id: str, request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(UpdateWebhookEndpoint, call.params)
     changes = EndpointUpdate(
@@ -74,21 +78,23 @@ async def update(endpoint_id: str, request: Request, principal: Auth, service: S
 
 
 @router.delete("/{endpoint_id}")
-async def delete(endpoint_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def delete(endpoint_id: str, request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     parse(DeleteWebhookEndpoint, call.params)
     return respond(await service.delete(call.ctx, call.shape, endpoint_id))
 
 
 @router.post("/{endpoint_id}/resend")
-async def resend(endpoint_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def resend(endpoint_id: str, request: Request, principal: Writer, service: Service) -> Any:
     call = await read_call(request, principal)
     p = parse(ResendWebhookEvent, call.params)
     return respond(await service.resend(call.ctx, call.shape, endpoint_id, p.event))
 
 
 @router.get("/{endpoint_id}/deliveries")
-async def deliveries(endpoint_id: str, request: Request, principal: Auth, service: Service) -> Any:
+async def deliveries(
+    endpoint_id: str, request: Request, principal: Reader, service: Service
+) -> Any:
     call = await read_call(request, principal)
     p = parse(ListWebhookDeliveries, call.params)
     query = list_query(p.limit, p.starting_after, p.ending_before, None, {"event": p.event})

@@ -9,7 +9,12 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from payplane.cli.access import keys, operators
+from payplane.cli.audit import audit
+from payplane.cli.certs import certs
 from payplane.cli.events import events
+from payplane.cli.reconcile import reconcile, remediation
+from payplane.cli.vault import vault
 from payplane.config import get_settings
 
 app = typer.Typer(
@@ -24,6 +29,13 @@ app.add_typer(merchants, name="merchants")
 app.add_typer(payments, name="payments")
 app.add_typer(ledger, name="ledger")
 app.add_typer(events, name="events")
+app.add_typer(remediation, name="remediation", no_args_is_help=True)
+app.command()(reconcile)
+app.add_typer(certs, name="certs")
+app.add_typer(audit, name="audit")
+app.add_typer(operators, name="operators")
+app.add_typer(keys, name="keys")
+app.add_typer(vault, name="vault")
 console = Console(stderr=True)
 
 
@@ -60,10 +72,12 @@ def migrate() -> None:
 
 @merchants.command("create")
 def create_merchant(name: str = typer.Option(..., "--name", help="The merchant's name")) -> None:
-    """Create a merchant; prints JSON with its id and secret key (shown only this once)."""
+    """Create a merchant; prints JSON with its id, its publishable key and its secret key (shown
+    only this once). The card vault learns the publishable key at once if it is up, else from
+    the worker."""
     from payplane.bootstrap import create_merchant as create
 
-    _print_json(create(_database_url(), name))
+    _print_json(create(_database_url(), name, get_settings()))
 
 
 @payments.command("show")

@@ -8,6 +8,7 @@ PayplaneError                      base; carries Stripe's `type`, `code`, `param
 │   └── PspRefused                 the PSP refused a capture or void of an authorization
 ├── ResourceMissing                unknown id, or an id of another merchant (HTTP 404)
 ├── AuthenticationFailed           missing or invalid API key (HTTP 401)
+├── PermissionDenied               a permission the caller lacks, or self-approval (HTTP 403)
 ├── CardError                      a decline by the issuer (HTTP 402)
 ├── IdempotencyError               key reused with other parameters (HTTP 400)
 │   └── IdempotencyKeyInUse        the first request with this key is still running (HTTP 409)
@@ -83,6 +84,11 @@ class ResourceMissing(PayplaneError):
 class AuthenticationFailed(PayplaneError):
     type = "invalid_request_error"
     http_status = 401
+
+
+class PermissionDenied(PayplaneError):
+    type = "invalid_request_error"
+    http_status = 403
 
 
 class CardError(PayplaneError):

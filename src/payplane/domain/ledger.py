@@ -1,18 +1,25 @@
 """Double-entry postings for every money movement of a payment.
 
 Accounts are named by codes so that a merchant's, a PSP's and the suspense accounts are found
-without a lookup table: `merchant:<id>:<currency>:<purpose>` and
-`psp:<connector>:<currency>:<purpose>`.
+without a lookup table: `merchant:<id>:<currency>:<purpose>`,
+`psp:<connector>:<currency>:<purpose>`, `suspense:<source>:<currency>:<break type>` and
+`platform:<name>:<currency>:<purpose>`.
 
 An authorization is a hold: it moves the amount from the PSP's `authorizations` account into the
 merchant's `authorized` account. Capture, void and expiry each release the whole hold exactly once
 (the journal names the hold it resolves; the database keeps that unique) and capture then books
 the captured amount as receivable from the PSP and payable to the merchant. A partial capture
 therefore releases the rest of the hold by construction.
+
+Reconciliation settles the receivable against a PSP's report: per batch and currency, what the
+report confirms moves from each connector's receivable to the source's clearing account (what
+the PSP pays out), its commission to fee expense at the expected rate plus a fee variance, and
+every break to the suspense account of its type, so that each type's open amount is a balance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -43,6 +50,11 @@ class JournalKind(StrEnum):
     REFUND_REVERSAL = "refund_reversal"
     CHARGEBACK = "chargeback"
     CHARGEBACK_REVERSAL = "chargeback_reversal"
+    SETTLEMENT = "settlement"  # one batch of a settlement report, in one currency
+    MISSING_IN_REPORT = "missing_in_report"  # movements no report has confirmed yet
+    SETTLEMENT_REVERSAL = "settlement_reversal"  # a superseded run's journals, undone
+    REMEDIATION = "remediation"  # an operator's or the system's resolution of a break
+    WRITE_OFF = "write_off"
 
 
 def merchant_account(merchant_id: str, currency: str, purpose: str) -> str:
@@ -51,6 +63,14 @@ def merchant_account(merchant_id: str, currency: str, purpose: str) -> str:
 
 def psp_account(connector: str, currency: str, purpose: str) -> str:
     return f"psp:{connector}:{currency}:{purpose}"
+
+
+def suspense_account(source: str, currency: str, break_type: str) -> str:
+    return f"suspense:{source}:{currency}:{break_type}"
+
+
+def write_off_account(currency: str) -> str:
+    return f"platform:reconciliation:{currency}:write_offs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +84,7 @@ class Entry:
 @dataclass(slots=True)
 class Journal:
     kind: JournalKind
-    payment_intent_id: str
+    payment_intent_id: str | None  # None for journals about many payments (settlements)
     entries: list[Entry] = field(default_factory=list)
     hold_id: str | None = None
     resolves_hold_id: str | None = None
@@ -75,6 +95,12 @@ class Journal:
             raise ValueError("a ledger movement must be positive")
         self.entries.append(Entry(debit, Direction.DEBIT, money, entry_type))
         self.entries.append(Entry(credit, Direction.CREDIT, money, entry_type))
+
+    def book(self, account: str, currency: str, net: int, entry_type: EntryType) -> None:
+        """One side: a debit of `net` if positive, a credit of -net if negative, none if 0."""
+        if net:
+            direction = Direction.DEBIT if net > 0 else Direction.CREDIT
+            self.entries.append(Entry(account, direction, Money(abs(net), currency), entry_type))
 
     def imbalance(self) -> dict[str, int]:
         """Debits minus credits per currency; empty when the journal balances."""
@@ -201,3 +227,69 @@ def chargeback_reversal(
         entry_type=EntryType.CHARGEBACK,
     )
     return journal
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementTotals:
+    """A batch's effect in one currency, each figure debits minus credits on its account."""
+
+    source: str
+    currency: str
+    clearing: int = 0  # what the PSP pays out for the batch
+    fees: int = 0  # commission at the expected rate (the fee schedule)
+    fee_variance: int = 0  # actual commission minus expected
+    receivable: Mapping[str, int] = field(default_factory=dict)  # per connector
+    suspense: Mapping[str, int] = field(default_factory=dict)  # per break type
+
+
+def settlement(totals: SettlementTotals, *, kind: JournalKind = JournalKind.SETTLEMENT) -> Journal:
+    """The journal of a batch (or of movements missing from the reports); ValueError if the
+    totals do not balance, which would be a bug in whoever added them up."""
+    cur, source = totals.currency, totals.source
+    journal = Journal(kind, None)
+    journal.book(psp_account(source, cur, "clearing"), cur, totals.clearing, EntryType.SETTLEMENT)
+    journal.book(psp_account(source, cur, "fees"), cur, totals.fees, EntryType.FEE)
+    journal.book(psp_account(source, cur, "fee_variance"), cur, totals.fee_variance, EntryType.FEE)
+    for connector, net in sorted(totals.receivable.items()):
+        journal.book(psp_account(connector, cur, "receivable"), cur, net, EntryType.SETTLEMENT)
+    for break_type, net in sorted(totals.suspense.items()):
+        journal.book(suspense_account(source, cur, break_type), cur, net, EntryType.SETTLEMENT)
+    _check_balanced(journal)
+    return journal
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """What an account holds of something (a break, a run): debits minus credits."""
+
+    account: str
+    currency: str
+    net: int
+
+
+def clear_suspense(
+    kind: JournalKind, suspense: Iterable[Balance], target: Callable[[str], str]
+) -> Journal:
+    """Move what a break holds in suspense to `target(currency)` (a write-off expense, an
+    operator's adjustment account, the receivable the PSP later confirmed)."""
+    journal = Journal(kind, None)
+    for leg in suspense:
+        journal.book(leg.account, leg.currency, -leg.net, EntryType.ADJUSTMENT)
+        journal.book(target(leg.currency), leg.currency, leg.net, EntryType.ADJUSTMENT)
+    _check_balanced(journal)
+    return journal
+
+
+def reversal(kind: JournalKind, balances: Iterable[Balance]) -> Journal:
+    """New entries undoing what `balances` say was posted; nothing is ever edited."""
+    journal = Journal(kind, None)
+    for leg in balances:
+        journal.book(leg.account, leg.currency, -leg.net, EntryType.ADJUSTMENT)
+    _check_balanced(journal)
+    return journal
+
+
+def _check_balanced(journal: Journal) -> None:
+    unbalanced = journal.imbalance()
+    if unbalanced:
+        raise ValueError(f"{journal.kind.value} journal does not balance: {unbalanced}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -31,6 +32,28 @@ def check_amount(amount: int, *, param: str = "amount") -> int:
             code="amount_too_large",
         )
     return amount
+
+
+# A decimal in major units: ASCII digits, an optional minus, no exponent or leading zeros.
+_MAJOR_UNITS = re.compile(r"(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?")
+
+
+def minor_units(text: str, currency: str) -> int:
+    """Exact minor units of an amount written in major units ("10.50" USD -> 1050): the inverse
+    of Money.to_decimal. ValueError for anything but a plain decimal, and for more decimals than
+    the currency's exponent allows ("1.005" USD, "100.0" JPY)."""
+    match = _MAJOR_UNITS.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a decimal amount")
+    exponent = currencies.exponent(currency)
+    sign, whole, fraction = match.group(1), match.group(2), match.group(3) or ""
+    if len(fraction) > exponent:
+        raise ValueError(
+            f"{text!r} has {len(fraction)} decimals; {currency.upper()} has {exponent}"
+        )
+    scale: int = 10**exponent
+    amount = int(whole) * scale + int(fraction.ljust(exponent, "0") or "0")
+    return -amount if sign else amount
 
 
 @dataclass(frozen=True, slots=True)

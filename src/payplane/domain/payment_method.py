@@ -7,18 +7,28 @@ checks below are made the same way for every method.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from payplane.domain.errors import InvalidRequest
 from payplane.domain.payment_intent import CaptureMethod
 
 CARD = "card"
-# Until payment methods are stored objects, a token's type is read from Stripe's test-token
-# prefixes (pm_card_visa, pm_paypal, pm_ideal, pm_sepa_debit); anything else is a card.
+# A test token's type is read from Stripe's test-token prefixes (pm_card_visa, pm_paypal,
+# pm_ideal, pm_sepa_debit); anything else, the card vault's saved cards included, is a card.
 _TYPE_BY_PREFIX = (("pm_paypal", "paypal"), ("pm_ideal", "ideal"), ("pm_sepa_debit", "sepa_debit"))
+# The card vault names what it saves pm_ and 24 letters and digits; test tokens hold underscores.
+_VAULT_TOKEN = re.compile(r"pm_[A-Za-z0-9]{24}")
+
+
+def is_vault_token(payment_method: str) -> bool:
+    """A card saved by the card vault (the core knows it by its id only), not a test token."""
+    return _VAULT_TOKEN.fullmatch(payment_method) is not None
 
 
 def type_of(payment_method: str) -> str:
+    if is_vault_token(payment_method):
+        return CARD  # whatever its random letters happen to start with
     for prefix, method_type in _TYPE_BY_PREFIX:
         if payment_method.startswith(prefix):
             return method_type

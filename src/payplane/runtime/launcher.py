@@ -1,4 +1,5 @@
-"""`payplane up`: PostgreSQL, migrations, NATS, then the simulator, api and worker, supervised.
+"""`payplane up`: PostgreSQL, migrations, certificates, the card vault's keys and schema, NATS,
+then the simulator, vault, api and worker, supervised.
 
 Runs in the foreground until SIGINT/SIGTERM/SIGHUP, restarts a child that dies with backoff, and
 on the way out stops the children before NATS and PostgreSQL so none of them sees those vanish.
@@ -12,7 +13,6 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +24,7 @@ from payplane.config import Settings
 from payplane.runtime.nats import EmbeddedNats
 from payplane.runtime.postgres import EmbeddedPostgres
 from payplane.runtime.processes import ChildProcess, StartupError, stop_all, wait_until_healthy
+from payplane.runtime.vault import admin_url, prepare_vault, vault_env
 
 HEALTH_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -51,6 +52,11 @@ def up(settings: Settings) -> None:
 
         bootstrap.migrate(database_url)
         console.print("[green]✓[/] migrations    at head")
+        vault_admin = admin_url(settings, database_url, embedded=postgres is not None)
+        written = prepare_vault(settings, database_url, vault_admin)
+        made = f"made {', '.join(written)}" if written else "kept"
+        console.print(f"[green]✓[/] certificates  {settings.certs_path} ({made})")
+        console.print("[green]✓[/] vault         keys and schema ready")
         if nats is not None:
             # Children learn the embedded server's address through the settings they inherit.
             settings = settings.model_copy(update={"nats_url": nats.start()})
@@ -62,7 +68,7 @@ def up(settings: Settings) -> None:
             console.print(f"[green]✓[/] {child.name:<13} pid {child.pid}, log {child.log_path}")
         wait_until_healthy(children, HEALTH_TIMEOUT_SECONDS)
 
-        merchant = _demo_merchant(home, database_url)
+        merchant = _demo_merchant(settings, database_url)
         _print_summary(console, settings, database_url, merchant)
         _supervise(console, children)
     except StartupError as exc:
@@ -80,7 +86,8 @@ def up(settings: Settings) -> None:
 
 
 def child_processes(settings: Settings, database_url: str) -> list[ChildProcess]:
-    """The simulator, api and worker, configured from `settings` and logging under its home."""
+    """The simulator, vault, api and worker, configured from `settings` and logging under its
+    home. The vault needs prepare_vault() first."""
     env = settings_env(settings, database_url)
     logs = settings.home / "logs"
     simulator_env = {
@@ -102,6 +109,13 @@ def child_processes(settings: Settings, database_url: str) -> list[ChildProcess]
             logs / "psp-simulator.log",
             simulator_env,
             health_url=http_url(settings.simulator_host, settings.simulator_port, "/healthz"),
+        ),
+        ChildProcess(
+            "vault",
+            [sys.executable, "-m", "card_vault", "serve"],
+            logs / "vault.log",
+            vault_env(settings, database_url),
+            health_url=http_url(settings.vault_host, settings.vault_port, "/healthz"),
         ),
         ChildProcess(
             "api",
@@ -216,19 +230,23 @@ def _start_database(console: Console, settings: Settings, postgres: EmbeddedPost
     return database_url
 
 
-def _demo_merchant(home: Path, database_url: str) -> dict[str, Any]:
+def _demo_merchant(settings: Settings, database_url: str) -> dict[str, Any]:
     """The demo merchant, created on the first run only: its secret key cannot be read back later,
     so the file under home is the one place it is kept."""
-    path = home / "demo_merchant.json"
-    if not path.exists():
-        from payplane import bootstrap
+    from payplane import bootstrap
 
-        merchant = bootstrap.create_merchant(database_url, name="Demo merchant")
+    path = settings.home / "demo_merchant.json"
+    if not path.exists():
+        merchant = bootstrap.create_merchant(database_url, name="Demo merchant", settings=settings)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
             json.dump(merchant, file, indent=2)
         return merchant
     loaded: dict[str, Any] = json.loads(path.read_text())
+    if "publishable_key" not in loaded:
+        # Made before publishable keys existed: the migration gave it one.
+        loaded["publishable_key"] = bootstrap.publishable_key(database_url, loaded["id"])
+        path.write_text(json.dumps(loaded, indent=2))
     return loaded
 
 
@@ -237,16 +255,21 @@ def _print_summary(
 ) -> None:
     api = http_url(settings.api_host, settings.api_port)
     secret = merchant["secret_key"]
+    publishable = merchant["publishable_key"]
+    vault = settings.vault_public_url
     console.print(
         f"""
 [bold]Payplane is running[/] (Ctrl-C stops everything)
   API            {api}
   API docs       {api}/docs
   PSP simulator  {http_url(settings.simulator_host, settings.simulator_port)}
+  card vault     {vault} (internal, mutual TLS: {settings.vault_internal_base_url})
   database       {escape(redact_password(database_url))}
   NATS           {escape(redact_password(str(settings.nats_url)))}
   logs           {settings.home / "logs"}
   demo merchant  {merchant["id"]}, secret key [bold]{secret}[/]
+                 publishable key {publishable}
+  card form      {vault}/form?key={publishable}
 
 Create and confirm a payment:
   curl -u {secret}: -d amount=2000 -d currency=usd \\

@@ -41,6 +41,7 @@ async def send(connector: PspConnector, attempt: Attempt) -> PspResult:
         assert attempt.payment_method is not None
         return await connector.authorize(
             idempotency_key=key,
+            merchant_id=attempt.merchant_id,
             amount=attempt.amount,
             currency=attempt.currency,
             payment_method=attempt.payment_method,

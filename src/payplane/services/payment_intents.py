@@ -18,6 +18,7 @@ from payplane.domain.payment_intent import AUTOMATIC, CaptureMethod, PaymentInte
 from payplane.domain.payment_method import CARD, type_of
 from payplane.services import orchestrator
 from payplane.services.idempotency import RequestShape
+from payplane.services.payment_methods import PaymentMethodService
 from payplane.services.ports import ListQuery, Page, RequestContext, UnitOfWork
 from payplane.services.responses import Response
 from payplane.services.runner import AttemptRunner
@@ -38,8 +39,15 @@ class CreateParams:
 
 
 class PaymentIntentService:
-    def __init__(self, runner: AttemptRunner, *, return_base_url: str) -> None:
+    def __init__(
+        self,
+        runner: AttemptRunner,
+        payment_methods: PaymentMethodService,
+        *,
+        return_base_url: str,
+    ) -> None:
         self._runner = runner
+        self._payment_methods = payment_methods
         self._uow = runner.uow
         self._clock = runner.clock
         self._connectors = runner.connectors
@@ -62,6 +70,9 @@ class PaymentIntentService:
     async def create(
         self, ctx: RequestContext, shape: RequestShape, params: CreateParams
     ) -> Response:
+        if params.payment_method is not None:
+            await self._payment_methods.check_usable(ctx, params.payment_method)
+
         async def prepare(uow: UnitOfWork) -> Response | Attempt:
             intent_id = new_id("pi")
             method_types = params.payment_method_types or [CARD]
@@ -106,6 +117,9 @@ class PaymentIntentService:
     async def update(
         self, ctx: RequestContext, shape: RequestShape, intent_id: str, changes: dict[str, Any]
     ) -> Response:
+        if changes.get("payment_method") is not None:
+            await self._payment_methods.check_usable(ctx, changes["payment_method"])
+
         async def prepare(uow: UnitOfWork) -> Response | Attempt:
             intent = await uow.intents.get(ctx.merchant_id, intent_id, lock=True)
             before = intent.status
@@ -139,6 +153,9 @@ class PaymentIntentService:
         payment_method: str | None,
         return_url: str | None = None,
     ) -> Response:
+        if payment_method is not None:
+            await self._payment_methods.check_usable(ctx, payment_method)
+
         async def prepare(uow: UnitOfWork) -> Response | Attempt:
             intent = await uow.intents.get(ctx.merchant_id, intent_id, lock=True)
             if payment_method is not None:

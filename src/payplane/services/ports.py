@@ -17,7 +17,10 @@ from payplane.domain.ledger import Hold, Journal
 from payplane.domain.payment_intent import PaymentIntent
 from payplane.domain.payment_method import MethodRules
 from payplane.domain.refund import Refund
+from payplane.services.access_ports import ApprovalRequests, Operators, RestrictedKeys
 from payplane.services.inbox_ports import Inbox
+from payplane.services.payment_method_ports import PublishableKeys, SavedCards
+from payplane.services.reconciliation_ports import Reconciliations, RemediationItems
 from payplane.services.webhook_ports import WebhookStore
 
 
@@ -153,6 +156,8 @@ class Outbox(Protocol):
 
 
 class AuditTrail(Protocol):
+    """Append-only and hash-chained off the hot path (see adapters/db/audit_chain.py)."""
+
     async def record(
         self,
         ctx: RequestContext,
@@ -163,7 +168,11 @@ class AuditTrail(Protocol):
         before: str | None = None,
         after: str | None = None,
         detail: dict[str, Any] | None = None,
-    ) -> None: ...
+        reason: str | None = None,
+    ) -> None:
+        """ctx names the actor and request; reason is why (an operator's words, a denial)."""
+        ...
+
     async def for_object(self, object_id: str) -> list[dict[str, Any]]: ...
 
 
@@ -220,6 +229,13 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyKeys
     webhooks: WebhookStore
     inbox: Inbox
+    restricted_keys: RestrictedKeys
+    operators: Operators
+    approvals: ApprovalRequests
+    reconciliation: Reconciliations
+    remediation: RemediationItems
+    saved_cards: SavedCards
+    publishable_keys: PublishableKeys
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -295,6 +311,7 @@ class PspConnector(Protocol):
         self,
         *,
         idempotency_key: str,
+        merchant_id: str,
         amount: int,
         currency: str,
         payment_method: str,
@@ -302,7 +319,8 @@ class PspConnector(Protocol):
         capture: bool,
         return_url: str | None,
     ) -> PspResult:
-        """return_url: where the PSP's page sends the customer back (redirect methods)."""
+        """return_url: where the PSP's page sends the customer back (redirect methods);
+        merchant_id: whose saved card a vault token is."""
         ...
 
     async def authorization_status(self, psp_reference: str) -> PspResult:

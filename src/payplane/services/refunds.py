@@ -7,9 +7,10 @@ attempt through AttemptRunner, like every other PSP call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from payplane.domain.approval import REFUND_CREATE
 from payplane.domain.attempt import Attempt, AttemptKind, AttemptStatus
 from payplane.domain.errors import InvalidRequest
 from payplane.domain.ids import new_id
@@ -17,7 +18,7 @@ from payplane.domain.money import normalize_currency
 from payplane.domain.payment_intent import merge_metadata
 from payplane.domain.payment_method import type_of
 from payplane.domain.refund import Refund, RefundStatus
-from payplane.services import refund_outcomes
+from payplane.services import approvals, refund_outcomes
 from payplane.services.idempotency import RequestShape
 from payplane.services.ports import ListQuery, Page, PspOutcome, RequestContext, UnitOfWork
 from payplane.services.responses import Response
@@ -34,9 +35,10 @@ class RefundParams:
 
 
 class RefundService:
-    def __init__(self, runner: AttemptRunner) -> None:
+    def __init__(self, runner: AttemptRunner, *, approval_threshold: int) -> None:
         self._runner = runner
         self._uow = runner.uow
+        self._approval_threshold = approval_threshold
 
     async def retrieve(self, ctx: RequestContext, refund_id: str) -> dict[str, Any]:
         async with self._uow() as uow:
@@ -48,8 +50,11 @@ class RefundService:
             return await uow.refunds.list(ctx.merchant_id, query)
 
     async def create(
-        self, ctx: RequestContext, shape: RequestShape, params: RefundParams
+        self, ctx: RequestContext, shape: RequestShape, params: RefundParams, *, maker_checker: bool
     ) -> Response:
+        """With maker_checker, a refund above the approval threshold is not made but held for a
+        second operator's approval (202 with the approval request)."""
+
         async def prepare(uow: UnitOfWork) -> Response | Attempt:
             intent = await uow.intents.get(ctx.merchant_id, params.payment_intent, lock=True)
             if params.currency is not None and normalize_currency(params.currency) != (
@@ -62,6 +67,11 @@ class RefundService:
                     param="currency",
                 )
             amount = intent.reserve_refund(params.amount)
+            if maker_checker and amount > self._approval_threshold:
+                # The intent is not saved: nothing is reserved until the refund is approved.
+                held = {**asdict(params), "amount": amount, "currency": intent.currency}
+                now = self._runner.clock.now()
+                return await approvals.open_request(uow, ctx, now, REFUND_CREATE, held)
             authorization = next(
                 a
                 for a in reversed(await uow.attempts.for_intent(intent.id))
@@ -100,6 +110,12 @@ class RefundService:
             return await self._attempt(uow, refund, AttemptKind.REFUND, authorization.psp_reference)
 
         return await self._runner.execute(ctx, shape, prepare)
+
+    async def create_approved(
+        self, ctx: RequestContext, shape: RequestShape, params: dict[str, Any]
+    ) -> Response:
+        """The refund an approval request held, now approved (the ApprovedAction of refunds)."""
+        return await self.create(ctx, shape, RefundParams(**params), maker_checker=False)
 
     async def update(
         self, ctx: RequestContext, shape: RequestShape, refund_id: str, metadata: dict[str, str]

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from payplane.domain import pan
 from payplane.domain.errors import PayplaneError
 
 
@@ -18,12 +19,13 @@ class Response:
 
 
 def error_body(error: PayplaneError, **extra: Any) -> dict[str, Any]:
-    """Stripe's error object; absent fields are left out, as Stripe does."""
-    body: dict[str, Any] = {"type": error.type, "message": error.message}
+    """Stripe's error object; absent fields are left out, as Stripe does. Messages and params
+    may quote input (an unknown id, a bad parameter name): card numbers in them are masked."""
+    body: dict[str, Any] = {"type": error.type, "message": pan.redact(error.message)}
     for name in ("code", "param", "decline_code"):
         value = getattr(error, name)
         if value is not None:
-            body[name] = value
+            body[name] = pan.redact(value)
     body.update(extra)
     return {"error": body}
 

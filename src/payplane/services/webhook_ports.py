@@ -99,9 +99,7 @@ class WebhookStore(Protocol):
         """(Re)schedule the event's delivery to the endpoint now; the webhook_delivery object."""
         ...
 
-    async def deliveries(
-        self, merchant_id: str, endpoint_id: str, query: ListQuery
-    ) -> Page: ...
+    async def deliveries(self, merchant_id: str, endpoint_id: str, query: ListQuery) -> Page: ...
 
 
 class WebhookSender(Protocol):

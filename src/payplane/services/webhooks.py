@@ -42,6 +42,8 @@ EVENT_TYPES = frozenset(
         "charge.dispute.closed",
         "charge.dispute.funds_withdrawn",
         "charge.dispute.funds_reinstated",
+        "payment_method.attached",
+        "payment_method.detached",
         "webhook_endpoint.disabled",  # Payplane extension
     }
 )

@@ -21,7 +21,7 @@ log = structlog.get_logger()
 
 async def _main() -> None:
     settings = get_settings()
-    container = await build(settings)
+    container = await build(settings, service="core-worker")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -47,6 +47,7 @@ async def _main() -> None:
             settings.dispute_sync_interval_seconds,
         ),
         ("psp_inbox", container.inbox.run_due, settings.inbox_poll_seconds),
+        ("janitor", lambda: container.janitor.sweep(limit=100), settings.janitor_interval_seconds),
         (
             "action_follow",
             lambda: container.customer_actions.follow(limit=50),
@@ -57,6 +58,22 @@ async def _main() -> None:
             lambda: purge_expired(
                 container.uow, retention_days=settings.idempotency_retention_days, limit=1000
             ),
+            60.0,
+        ),
+        # Publishable keys the card vault missed (it was down when they were made), from the
+        # worker's start on.
+        (
+            "publishable_keys",
+            lambda: container.payment_methods.register_publishable_keys(limit=100),
+            10.0,
+        ),
+        # Audit rows are hash-chained here, off the request path (adapters/db/audit_chain.py).
+        ("audit_seal", lambda: container.audit_sealer.seal(limit=1000), 1.0),
+        # Yesterday's settlement reports from PAYPLANE_RECONCILE_AT (UTC) on; a minute's wait
+        # between tries, and a run that exists already is not made again.
+        (
+            "reconcile_daily",
+            lambda: container.reconciliation.run_daily(settings.reconcile_at),
             60.0,
         ),
     ]

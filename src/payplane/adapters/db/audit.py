@@ -1,4 +1,5 @@
-"""audit_log: who did what, under which request and key; append-only in the database."""
+"""audit_log: who did what, why, under which request and key; append-only in the database and
+hash-chained by the sealer (audit_chain.py)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ class PgAuditTrail:
         before: str | None = None,
         after: str | None = None,
         detail: dict[str, Any] | None = None,
+        reason: str | None = None,
     ) -> None:
         await self._conn.execute(
             "INSERT INTO audit_log (merchant_id, actor, request_id, idempotency_key, action, "
-            "object_type, object_id, before_status, after_status, detail) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "object_type, object_id, before_status, after_status, detail, reason) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 ctx.merchant_id,
                 ctx.actor,
@@ -41,6 +43,7 @@ class PgAuditTrail:
                 before,
                 after,
                 Jsonb(detail or {}),
+                reason,
             ),
         )
 
@@ -48,7 +51,7 @@ class PgAuditTrail:
         cur = self._conn.cursor(row_factory=dict_row)
         await cur.execute(
             "SELECT at, actor, request_id, idempotency_key, action, before_status, after_status, "
-            "detail FROM audit_log WHERE object_id = %s ORDER BY id",
+            "detail, reason FROM audit_log WHERE object_id = %s ORDER BY id",
             (object_id,),
         )
         return await cur.fetchall()

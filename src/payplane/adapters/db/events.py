@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from payplane.adapters.db.listing import page
+from payplane.domain import pan
 from payplane.domain.errors import ResourceMissing
 from payplane.domain.ids import new_id
 from payplane.services.ports import ListQuery, Page, RequestContext
@@ -52,9 +53,11 @@ class PgOutbox:
                 event_type,
                 data["id"],
                 payment_intent_id,
-                Jsonb(data),
+                # The API refuses card numbers; masking here keeps any that slipped through
+                # (a PSP's text, a future field) off NATS and merchant webhooks.
+                Jsonb(pan.redact_values(data)),
                 ctx.request_id,
-                ctx.idempotency_key,
+                ctx.idempotency_key and pan.redact(ctx.idempotency_key),
                 int(time.time()),
             ),
         )

@@ -1,5 +1,6 @@
-"""The ledger audit: does the ledger agree with itself, with its cached balances and with the
-payments, refunds and disputes it books?
+"""The ledger audit: does the ledger agree with itself, with its cached balances, with the
+payments, refunds and disputes it books, and do its suspense accounts hold exactly what the open
+reconciliation breaks (remediation items) say?
 
 Every check is set-based SQL, and all of them run as one statement: PostgreSQL evaluates a
 statement on one snapshot, so a check run against a live platform never reports the half of a
@@ -99,6 +100,20 @@ entry_sums AS (
            coalesce(sum(amount) FILTER (WHERE direction = 'debit'), 0)::bigint AS debits,
            coalesce(sum(amount) FILTER (WHERE direction = 'credit'), 0)::bigint AS credits
       FROM ledger_entries GROUP BY account_id
+),
+-- What the open remediation items say each suspense account holds (reconciliation breaks).
+open_suspense AS (
+    SELECT 'suspense:' || i.source || ':' || s.currency || ':' || i.type AS code,
+           sum(s.net)::bigint AS net
+      FROM remediation_items i
+     CROSS JOIN LATERAL jsonb_to_recordset(i.suspense) AS s(currency text, net bigint)
+     WHERE i.status IN ('open', 'in_review')
+     GROUP BY 1
+),
+suspense_balances AS (
+    SELECT a.id, a.code, coalesce(s.debits - s.credits, 0) AS net
+      FROM accounts a LEFT JOIN entry_sums s ON s.account_id = a.id
+     WHERE a.code LIKE 'suspense:%'
 )
 SELECT 'journal_unbalanced', journal_id,
        format('%s: debits - credits = %s', currency, net)
@@ -158,6 +173,12 @@ SELECT 'balance_mismatch', 'la_' || a.id,
   JOIN accounts a ON a.id = coalesce(b.account_id, s.account_id)
  WHERE coalesce(b.debits, 0) <> coalesce(s.debits, 0)
     OR coalesce(b.credits, 0) <> coalesce(s.credits, 0)
+UNION ALL
+SELECT 'suspense_mismatch', coalesce('la_' || b.id, o.code),
+       format('%s: balance %s, open remediation items hold %s', coalesce(b.code, o.code),
+              coalesce(b.net, 0), coalesce(o.net, 0))
+  FROM suspense_balances b FULL JOIN open_suspense o ON o.code = b.code
+ WHERE coalesce(b.net, 0) <> coalesce(o.net, 0)
 ORDER BY 1, 2
 """
 

@@ -1,5 +1,6 @@
 """Stripe's cursor pagination (limit, starting_after, ending_before, created[...]) over a table
-with (merchant_id, seq, id, created) columns, newest first."""
+with (merchant_id, seq, id, created) columns, newest first. merchant_id None lists across
+merchants (operator views; such tables need no merchant_id column)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ async def page(
     *,
     table: str,
     resource: str,
-    merchant_id: str,
+    merchant_id: str | None,
     query: ListQuery,
     to_object: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> Page:
-    where: list[sql.Composable] = [sql.SQL("merchant_id = %(merchant_id)s")]
+    where: list[sql.Composable] = [sql.SQL("TRUE")]
     params: dict[str, object] = {"merchant_id": merchant_id, "limit": query.limit + 1}
+    if merchant_id is not None:
+        where.append(sql.SQL("merchant_id = %(merchant_id)s"))
     for op, value in query.created.items():
         where.append(sql.SQL("created {} %({})s").format(sql.SQL(_CREATED_OPS[op]), sql.SQL(op)))
         params[op] = value
@@ -55,15 +58,16 @@ async def _cursor_seq(
     conn: psycopg.AsyncConnection,
     table: str,
     resource: str,
-    merchant_id: str,
+    merchant_id: str | None,
     object_id: str,
     query: ListQuery,
 ) -> int:
     cur = await conn.execute(
-        sql.SQL("SELECT seq FROM {} WHERE id = %s AND merchant_id = %s").format(
-            sql.Identifier(table)
+        sql.SQL("SELECT seq FROM {} WHERE id = %s AND {}").format(
+            sql.Identifier(table),
+            sql.SQL("TRUE" if merchant_id is None else "merchant_id = %s"),
         ),
-        (object_id, merchant_id),
+        (object_id,) if merchant_id is None else (object_id, merchant_id),
     )
     row = await cur.fetchone()
     if row is None:

@@ -8,18 +8,25 @@ from typing import Self
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from payplane.adapters.db.approvals import PgApprovalRequests
 from payplane.adapters.db.attempts import PgAttempts
 from payplane.adapters.db.audit import PgAuditTrail
 from payplane.adapters.db.balances import PgBalances
+from payplane.adapters.db.credentials import PgOperators, PgRestrictedKeys
 from payplane.adapters.db.disputes import PgCursors, PgDisputes
 from payplane.adapters.db.events import PgOutbox
 from payplane.adapters.db.idempotency import PgIdempotencyKeys
 from payplane.adapters.db.inbox import PgInbox
 from payplane.adapters.db.intents import PgPaymentIntents
 from payplane.adapters.db.ledger import PgLedger
+from payplane.adapters.db.reconciliation import PgReconciliations
 from payplane.adapters.db.refunds import PgRefunds
+from payplane.adapters.db.remediation import PgRemediationItems
+from payplane.adapters.db.saved_cards import PgPublishableKeys, PgSavedCards
 from payplane.adapters.db.webhooks import PgWebhooks
+from payplane.services.access_ports import ApprovalRequests, Operators, RestrictedKeys
 from payplane.services.inbox_ports import Inbox
+from payplane.services.payment_method_ports import PublishableKeys, SavedCards
 from payplane.services.ports import (
     Attempts,
     AuditTrail,
@@ -32,6 +39,7 @@ from payplane.services.ports import (
     PaymentIntents,
     Refunds,
 )
+from payplane.services.reconciliation_ports import Reconciliations, RemediationItems
 from payplane.services.webhook_ports import WebhookStore
 
 
@@ -48,6 +56,13 @@ class PgUnitOfWork:
     idempotency: IdempotencyKeys
     inbox: Inbox
     webhooks: WebhookStore
+    restricted_keys: RestrictedKeys
+    operators: Operators
+    approvals: ApprovalRequests
+    reconciliation: Reconciliations
+    remediation: RemediationItems
+    saved_cards: SavedCards
+    publishable_keys: PublishableKeys
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -68,6 +83,13 @@ class PgUnitOfWork:
         self.idempotency = PgIdempotencyKeys(conn)
         self.webhooks = PgWebhooks(conn)
         self.inbox = PgInbox(conn)
+        self.restricted_keys = PgRestrictedKeys(conn)
+        self.operators = PgOperators(conn)
+        self.approvals = PgApprovalRequests(conn)
+        self.reconciliation = PgReconciliations(conn)
+        self.remediation = PgRemediationItems(conn)
+        self.saved_cards = PgSavedCards(conn)
+        self.publishable_keys = PgPublishableKeys(conn)
         return self
 
     async def __aexit__(

@@ -1,5 +1,10 @@
 """Connector for the Payplane PSP simulator's cards (see psp_simulator's docstring for its API).
 
+A card saved in the card vault is known to the core by its token only: its authorization goes
+to the vault (mutual TLS, this process's certificate), which inserts the card and forwards it
+to the PSP under the same Idempotency-Key. Everything after the authorization (capture, void,
+refund, status, lookup) names the PSP's own reference and goes to the PSP directly.
+
 The simulator's other products (wallet, bank redirect, bank debit) are connectors of their own
 in sibling modules; they subclass this one and differ in where payments are created, which
 payment method types they serve under which rules, and how their failures read to a merchant.
@@ -15,10 +20,11 @@ import httpx
 
 from payplane.adapters.psp.resilience import NotSent, Resilience
 from payplane.domain.errors import PspRefused, PspUnavailable
-from payplane.domain.payment_method import MethodRules
+from payplane.domain.payment_method import MethodRules, is_vault_token
 from payplane.services.ports import DisputeFeed, PspDispute, PspOutcome, PspResult
 
 _SUCCESS_STATUSES = {"authorized", "captured", "voided"}
+VAULT_FORWARD_PATH = "/internal/forward/authorizations"
 AUTHENTICATION_FAILURE = PspResult(
     PspOutcome.DECLINED,
     error_type="invalid_request_error",
@@ -92,9 +98,26 @@ class SimulatorConnector:
             )
         return result
 
-    def __init__(self, client: httpx.AsyncClient, resilience: Resilience) -> None:
+    @classmethod
+    def _read_forwarded(cls, status_code: int, body: dict[str, Any]) -> PspResult:
+        """The vault answers the PSP's answer as it is, or its own error: 503 psp_unreachable
+        (nothing sent; the resilience layer retries it), 504 psp_timeout and 502 (sent, outcome
+        unknown), 404 or 400 (an unusable card: declined with the vault's code)."""
+        if status_code in (401, 403):
+            # The vault refused this process's certificate: nothing went to the PSP.
+            error = body.get("error") or {}
+            return PspResult(PspOutcome.NOT_APPLIED, message=error.get("message"))
+        return cls.read(status_code, body)
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        resilience: Resilience,
+        vault: httpx.AsyncClient | None = None,
+    ) -> None:
         self._client = client
         self._resilience = resilience
+        self._vault = vault
 
     @classmethod
     def create(
@@ -105,14 +128,17 @@ class SimulatorConnector:
         connect_timeout: float,
         read_timeout: float,
         resilience: Resilience,
+        vault: httpx.AsyncClient | None = None,
     ) -> Self:
+        """vault: a client of the card vault's internal port, for saved cards (none: the
+        process has no certificate for it and saved cards cannot be charged)."""
         client = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
-        return cls(client, resilience)
+        return cls(client, resilience, vault)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -124,12 +150,12 @@ class SimulatorConnector:
         body: dict[str, Any],
         *,
         reader: Callable[[int, dict[str, Any]], PspResult] | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> PspResult:
+        to = client or self._client
         try:
             response = await self._resilience.call(
-                lambda: self._client.post(
-                    path, json=body, headers={"Idempotency-Key": idempotency_key}
-                )
+                lambda: to.post(path, json=body, headers={"Idempotency-Key": idempotency_key})
             )
         except NotSent as exc:
             return PspResult(PspOutcome.NOT_APPLIED, message=str(exc))
@@ -142,6 +168,7 @@ class SimulatorConnector:
         self,
         *,
         idempotency_key: str,
+        merchant_id: str,
         amount: int,
         currency: str,
         payment_method: str,
@@ -152,13 +179,34 @@ class SimulatorConnector:
         body: dict[str, Any] = {
             "amount": amount,
             "currency": currency,
-            "payment_method": payment_method,
             "merchant_reference": merchant_reference,
             "capture": capture,
         }
         if return_url is not None:
             body["return_url"] = return_url
-        return await self._post(self.create_path, idempotency_key, body)
+        if is_vault_token(payment_method):
+            return await self._forward(idempotency_key, merchant_id, payment_method, body)
+        return await self._post(
+            self.create_path, idempotency_key, {**body, "payment_method": payment_method}
+        )
+
+    async def _forward(
+        self, idempotency_key: str, merchant_id: str, payment_method: str, body: dict[str, Any]
+    ) -> PspResult:
+        if self._vault is None:
+            return PspResult(
+                PspOutcome.NOT_APPLIED,
+                message="This process has no certificate for the card vault (payplane certs "
+                "init), so saved cards cannot be charged.",
+            )
+        forwarding = {"merchant_id": merchant_id, "payment_method": payment_method}
+        return await self._post(
+            VAULT_FORWARD_PATH,
+            idempotency_key,
+            {**forwarding, "psp_request": body},
+            reader=self._read_forwarded,
+            client=self._vault,
+        )
 
     async def authorization_status(self, psp_reference: str) -> PspResult:
         try:
