@@ -123,58 +123,13 @@ class PgAttempts:
         return [to_attempt(row) for row in await cur.fetchall()]
 
     async def due(self, *, limit: int, min_age_seconds: float) -> list[Attempt]:
-        # Claim by pushing next_check_at out with exponential backoff (capped at 10 minutes),
-        # so N resolvers share the work and a PSP that cannot answer is asked less and less.
         cur = self._conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            """
-            WITH picked AS (
-                SELECT id FROM payment_attempts
-                 WHERE status IN ('pending', 'unknown')
-                   AND next_check_at <= now()
-                   AND updated_at <= now() - make_interval(secs => %(min_age)s)
-                 ORDER BY next_check_at
-                 LIMIT %(limit)s
-                 FOR UPDATE SKIP LOCKED
-            )
-            UPDATE payment_attempts a
-               SET checks = a.checks + 1,
-                   next_check_at = now()
-                       + make_interval(secs => least(600, 2 ^ least(a.checks, 10)))
-              FROM picked WHERE a.id = picked.id
-            RETURNING a.*
-            """,
-            {"min_age": min_age_seconds, "limit": limit},
-        )
+        await cur.execute(_IN_DOUBT_DUE, {"min_age": min_age_seconds, "limit": limit})
         return [to_attempt(row) for row in await cur.fetchall()]
 
     async def waiting_due(self, *, limit: int, action_expiry_seconds: float) -> list[Waiting]:
-        # Same claim-with-backoff as `due`, for attempts waiting on the customer or the PSP;
-        # a customer action past its expiry is due at once.
         cur = self._conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            """
-            WITH picked AS (
-                SELECT id FROM payment_attempts
-                 WHERE status IN ('requires_action', 'awaiting')
-                   AND (next_check_at <= now()
-                        OR (status = 'requires_action'
-                            AND updated_at <= now() - make_interval(secs => %(expiry)s)))
-                 ORDER BY next_check_at
-                 LIMIT %(limit)s
-                 FOR UPDATE SKIP LOCKED
-            )
-            UPDATE payment_attempts a
-               SET checks = a.checks + 1,
-                   next_check_at = now()
-                       + make_interval(secs => least(600, 5 * 2 ^ least(a.checks, 7)))
-              FROM picked WHERE a.id = picked.id
-            RETURNING a.*,
-                a.status = 'requires_action'
-                AND a.updated_at <= now() - make_interval(secs => %(expiry)s) AS expired
-            """,
-            {"expiry": action_expiry_seconds, "limit": limit},
-        )
+        await cur.execute(_WAITING_DUE, {"expiry": action_expiry_seconds, "limit": limit})
         return [Waiting(to_attempt(row), row["expired"]) for row in await cur.fetchall()]
 
     async def find_by_psp_key(self, connector: str, key: str) -> Attempt | None:
@@ -185,3 +140,35 @@ class PgAttempts:
         )
         row = await cur.fetchone()
         return None if row is None else to_attempt(row)
+
+
+def _claim(where: str, backoff: str, returning: str = "a.*") -> str:
+    """Claim due attempts by pushing next_check_at out with backoff (capped at 10 minutes), so
+    N workers share the work and a PSP that cannot answer is asked less and less."""
+    return f"""
+    WITH picked AS (
+        SELECT id FROM payment_attempts WHERE {where}
+         ORDER BY next_check_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    )
+    UPDATE payment_attempts a
+       SET checks = a.checks + 1,
+           next_check_at = now() + make_interval(secs => least(600, {backoff}))
+      FROM picked WHERE a.id = picked.id
+    RETURNING {returning}
+    """
+
+
+# Calls in doubt, for the resolver: old enough that no live request is still waiting on them.
+_IN_DOUBT_DUE = _claim(
+    "status IN ('pending', 'unknown') AND next_check_at <= now() "
+    "AND updated_at <= now() - make_interval(secs => %(min_age)s)",
+    "2 ^ least(a.checks, 10)",
+)
+# Attempts waiting on the customer or the PSP; a customer action past its expiry is due at once.
+_WAITING_DUE = _claim(
+    "status IN ('requires_action', 'awaiting') AND (next_check_at <= now() "
+    "OR (status = 'requires_action' AND updated_at <= now() - make_interval(secs => %(expiry)s)))",
+    "5 * 2 ^ least(a.checks, 7)",
+    "a.*, (a.status = 'requires_action' "
+    "AND a.updated_at <= now() - make_interval(secs => %(expiry)s)) AS expired",
+)

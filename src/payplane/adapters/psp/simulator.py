@@ -209,13 +209,21 @@ class SimulatorConnector:
         )
 
     async def authorization_status(self, psp_reference: str) -> PspResult:
+        return await self._get_state(
+            f"/v1/authorizations/{psp_reference}", self._authorization_state
+        )
+
+    async def _get_state(
+        self, path: str, reader: Callable[[dict[str, Any]], PspResult]
+    ) -> PspResult:
+        """An object's current state; UNKNOWN whenever the PSP cannot be heard."""
         try:
-            response = await self._client.get(f"/v1/authorizations/{psp_reference}")
+            response = await self._client.get(path)
         except httpx.HTTPError as exc:
             return PspResult(PspOutcome.UNKNOWN, message=type(exc).__name__)
         if response.status_code != 200:
             return PspResult(PspOutcome.UNKNOWN, message=f"PSP answered {response.status_code}")
-        return self._authorization_state(response.json())
+        return reader(response.json())
 
     async def expire_action(self, *, idempotency_key: str, psp_reference: str) -> PspResult:
         return await self._post(
@@ -260,13 +268,9 @@ class SimulatorConnector:
         )
 
     async def refund_status(self, psp_refund_id: str) -> PspResult:
-        try:
-            response = await self._client.get(f"/v1/refunds/{psp_refund_id}")
-        except httpx.HTTPError as exc:
-            return PspResult(PspOutcome.UNKNOWN, message=type(exc).__name__)
-        if response.status_code != 200:
-            return PspResult(PspOutcome.UNKNOWN, message=f"PSP answered {response.status_code}")
-        return self.read(200, response.json())
+        return await self._get_state(
+            f"/v1/refunds/{psp_refund_id}", lambda body: self.read(200, body)
+        )
 
     async def cancel_refund(self, *, idempotency_key: str, psp_refund_id: str) -> PspResult:
         return await self._post(f"/v1/refunds/{psp_refund_id}/cancel", idempotency_key, {})
