@@ -47,7 +47,7 @@ def mask_card_numbers(
 
 def mask_text(text: str) -> str:
     """pan.redact, seeing through URL encoding too: uvicorn logs the raw query string, where
-    "4111+1111+1111+1111" is a card number written with spaces."""
+    "dddd+dddd+dddd+dddd" is a card number written with spaces."""
     masked = pan.redact(text)
     if "%" in masked or "+" in masked:
         decoded = unquote_plus(masked)

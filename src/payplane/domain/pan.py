@@ -1,13 +1,13 @@
 """Card numbers (PANs) in free text: find them and mask them.
 
-A candidate is a run of ASCII digit groups joined by single spaces or dashes ("4242 4242 4242
-4242", "4242-4242-4242-4242"), bounded by anything but a digit. Any stretch of whole groups of
+A candidate is a run of ASCII digit groups joined by single spaces or dashes ("dddd dddd dddd
+dddd", "dddd-dddd-dddd-dddd"), bounded by anything but a digit. Any stretch of whole groups of
 that run holding 13 to 19 digits that passes the Luhn check is a card number: a card number
-followed by an expiry ("4242 ... 4242 12 30") is found, and so is one after an order number. A
+followed by an expiry ("dddd ... dddd 12 30") is found, and so is one after an order number. A
 single group of more than 19 digits is a longer number (an id, an amount), not a card.
 
 Digits inside a canonical UUID are never a card number. Redaction keeps the last four digits
-("****4242"), as Stripe shows a card; only ASCII digits are looked at.
+("****dddd"), as Stripe shows a card; only ASCII digits are looked at.
 """
 
 from __future__ import annotations
