@@ -178,7 +178,7 @@ async def build(settings: Settings, *, service: str = "core-api") -> Container:
         ),
         refunds=refunds,
         disputes=DisputeService(
-            uow, connectors.primary, lock_seconds=settings.idempotency_lock_seconds
+            uow, connectors.primary, clock, lock_seconds=settings.idempotency_lock_seconds
         ),
         events=EventService(uow),
         balances=BalanceService(uow),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import psycopg
 from pg_support import app_pool, insert_intent, run
 
+from payplane.adapters.clock import SystemClock
 from payplane.adapters.db.uow import PgUnitOfWorkFactory
 from payplane.domain.ids import new_id
 from payplane.services.disputes import DisputeService
@@ -46,7 +47,7 @@ def _change(intent_id: str, psp_id: str, status: str, seq: int, fee: int = 1500)
 
 async def _two_workers(database_url: str, feed: ScriptedFeed) -> None:
     async with app_pool(database_url, size=4) as pool:
-        service = DisputeService(PgUnitOfWorkFactory(pool), feed, lock_seconds=5)
+        service = DisputeService(PgUnitOfWorkFactory(pool), feed, SystemClock(), lock_seconds=5)
         await asyncio.gather(service.sync(feed), service.sync(feed))
 
 
@@ -130,3 +131,42 @@ def test_one_dispute_per_psp_dispute_even_when_both_workers_see_it_new(
         (intents,),
     ).fetchone()
     assert chargebacks == (3,)
+
+
+@dataclass
+class _At:
+    now_seconds: int
+
+    def now(self) -> int:
+        return self.now_seconds
+
+
+def test_a_dispute_about_an_unknown_payment_holds_the_feed_briefly_then_is_passed(
+    database_url: str, owner: psycopg.Connection, merchant: str
+) -> None:
+    known = insert_intent(owner, merchant, status="succeeded")
+    connector = new_id("feed")
+    unknown_change = _change("pi_nobody_knows", new_id("psd"), "needs_response", seq=1)
+    feed = ScriptedFeed(connector, [unknown_change, _change(known, new_id("psd"), "lost", seq=2)])
+
+    async def sync_at(now: int) -> int:
+        async with app_pool(database_url, size=2) as pool:
+            service = DisputeService(PgUnitOfWorkFactory(pool), feed, _At(now), lock_seconds=5)
+            return await service.sync(feed)
+
+    young = unknown_change.created + 10
+    assert run(sync_at(young)) == 0  # it may be a payment whose commit is on its way: wait
+    assert _state(owner, known)[0] == []
+    old = unknown_change.created + 3600
+    run(sync_at(old))
+    assert [row[0] for row in _state(owner, known)[0]] == ["lost"]
+    position = owner.execute(
+        "SELECT position FROM psp_cursors WHERE connector = %s AND feed = 'disputes'", (connector,)
+    ).fetchone()
+    assert position == (2,)
+    audited = owner.execute(
+        "SELECT count(*) FROM audit_log WHERE action = 'dispute_feed.unknown_payment' "
+        "AND object_id = %s",
+        (unknown_change.psp_id,),
+    ).fetchone()
+    assert audited == (1,)

@@ -14,14 +14,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from payplane.domain.access import PLATFORM_ACCOUNT
 from payplane.domain.dispute import Dispute
-from payplane.domain.errors import InvalidRequest
+from payplane.domain.errors import InvalidRequest, ResourceMissing
 from payplane.domain.ids import new_id
 from payplane.domain.payment_intent import merge_metadata
 from payplane.services import dispute_changes, idempotency
 from payplane.services.idempotency import RequestShape
 from payplane.services.ports import (
     ClaimState,
+    Clock,
     ListQuery,
     Page,
     PspConnector,
@@ -53,12 +55,24 @@ class UpdateParams:
         return self.evidence is not None or self.submit is not None
 
 
+# A dispute about a payment Payplane does not know may be one whose commit is still on its way;
+# after this long it is taken to be unknown indeed (see DisputeService.sync).
+UNKNOWN_PAYMENT_GRACE_SECONDS = 120
+FEED_ACTOR = "system:dispute_sync"
+
+
 class DisputeService:
     def __init__(
-        self, uow: UnitOfWorkFactory, connector: PspConnector, *, lock_seconds: float
+        self,
+        uow: UnitOfWorkFactory,
+        connector: PspConnector,
+        clock: Clock,
+        *,
+        lock_seconds: float,
     ) -> None:
         self._uow = uow
         self._connector = connector
+        self._clock = clock
         self._lock_seconds = lock_seconds
 
     # -- reads ------------------------------------------------------------------------------
@@ -158,22 +172,59 @@ class DisputeService:
             feed = await connector.disputes_changed(after=after, limit=SYNC_BATCH)
             for change in feed.disputes:
                 try:
-                    await self._apply_change(connector.name, change)
-                except Exception:
-                    # Another worker inserted this dispute between our lookup and our insert
-                    # (the unique (connector, psp_dispute_id) refused ours), or we hit a
-                    # deadlock: a fresh transaction sees what the other one committed. A second
-                    # failure is left to the next round, which rereads from the cursor.
-                    await self._apply_change(connector.name, change)
+                    await self._apply_twice(connector.name, change)
+                except ResourceMissing:
+                    if not await self._pass_unknown(connector.name, change):
+                        return applied  # its payment may still be committing: next round
                 after = change.change_seq
             applied += len(feed.disputes)
             if not (feed.has_more and feed.disputes):
                 return applied
 
+    async def _apply_twice(self, connector: str, change: PspDispute) -> None:
+        try:
+            await self._apply_change(connector, change)
+        except ResourceMissing:
+            raise
+        except Exception:
+            # Another worker inserted this dispute between our lookup and our insert (the
+            # unique (connector, psp_dispute_id) refused ours), or we hit a deadlock: a fresh
+            # transaction sees what the other one committed. A second failure is left to the
+            # next round, which rereads from the cursor.
+            await self._apply_change(connector, change)
+
     async def _apply_change(self, connector: str, change: PspDispute) -> None:
         async with self._uow() as uow:
             await dispute_changes.apply_feed_change(uow, connector, change)
             await uow.commit()
+
+    async def _pass_unknown(self, connector: str, change: PspDispute) -> bool:
+        """Move the cursor past a change about a payment Payplane does not know, once it is old
+        enough not to be a commit still on its way, so that it does not hold up every later
+        dispute. Nothing is lost: it is audited, the PSP's webhook for it is retried and then
+        parked by the inbox, and its chargeback shows as unexpected_chargeback in
+        reconciliation. Returns False while it is still too young to pass."""
+        if self._clock.now() - change.created < UNKNOWN_PAYMENT_GRACE_SECONDS:
+            return False
+        async with self._uow() as uow:
+            await uow.audit.record(
+                RequestContext(PLATFORM_ACCOUNT, FEED_ACTOR, new_id("req")),
+                "dispute_feed.unknown_payment",
+                object_type="psp_dispute",
+                object_id=change.psp_id,
+                detail={
+                    "connector": connector,
+                    "merchant_reference": change.merchant_reference,
+                    "status": change.status,
+                    "amount": change.amount,
+                    "currency": change.currency,
+                    "change_seq": change.change_seq,
+                },
+                reason="the dispute names a payment Payplane does not know",
+            )
+            await uow.cursors.advance(connector, dispute_changes.FEED, change.change_seq)
+            await uow.commit()
+        return True
 
 
 async def _locked(uow: UnitOfWork, merchant_id: str, dispute_id: str) -> Dispute:
