@@ -29,10 +29,14 @@ def server(tmp_path: Path) -> EmbeddedPostgres:
 def test_survives_stop_and_start_with_data_intact(server: EmbeddedPostgres) -> None:
     url = server.start()
     try:
-        assert url == f"postgresql://payplane@127.0.0.1:{server.port}/payplane"
         assert server.is_running
         with psycopg.connect(url) as conn:
+            # The URL goes through the unix socket (no server address), TCP still answers.
+            assert conn.execute("SELECT inet_server_addr()").fetchone() == (None,)
             conn.execute("CREATE TABLE kept (note text)")
+        tcp_url = f"postgresql://payplane@127.0.0.1:{server.port}/payplane"
+        with psycopg.connect(tcp_url) as conn:
+            assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
             conn.execute("INSERT INTO kept VALUES ('survives a restart')")
 
         server.stop()
