@@ -5,7 +5,9 @@ platform, and rewrites its own section of docs/benchmarks.md.
 (embedded PostgreSQL in a temp dir, the PSP simulator at zero latency, the api and the worker),
 drives create -> confirm -> capture with N concurrent virtual users, accounts for the CPU of every
 process (the load generator's own included), runs pgbench tpcb-like on the same PostgreSQL as the
-physical reference, and rewrites the "Checkout" section.
+physical reference, and rewrites the "Checkout" section. With `--rate R` it drives an open
+loop instead (checkouts arriving at random at R per second, latency from each arrival) and
+rewrites "Checkout latency at a fixed arrival rate"; `make bench` runs both (R = 40).
 
 `python -m bench events`: the same platform plus embedded NATS; outbox events committed at a
 steady rate are timed from COMMIT to receipt at a merchant webhook endpoint served in-process,

@@ -1,4 +1,12 @@
-"""The checkout load: N virtual users, each doing create -> confirm -> capture in a closed loop.
+"""The checkout load: create -> confirm -> capture, driven one of two ways.
+
+Closed loop (`users`): N virtual users, each starting its next checkout when the last one ended;
+it finds the throughput the platform can sustain, and its latency is mostly queueing once the
+cores are saturated. Open loop (`rate`): checkouts arrive at random (Poisson) times at a fixed
+average rate whatever the platform does, each on an idle connection (opened when none is idle);
+a checkout's latency counts from its scheduled arrival, so a stalled platform cannot hide its
+stall by slowing the arrivals (no coordinated omission). That answers "how fast is a checkout at
+N per second".
 
 Only calls (and checkouts) that both start and end inside the measured window are recorded;
 warm-up and the drain after the window are driven the same way but not counted.
@@ -27,6 +35,10 @@ _ERROR_BACKOFF_SECONDS = 0.05
 _MAX_ERROR_EXAMPLES = 5
 _DRAIN_TIMEOUT_SECONDS = 30.0
 _MAX_RAMP_SECONDS = 2.0
+# An open-loop connection idle longer than this is closed rather than reused: the api (uvicorn)
+# closes keep-alive connections after 5 s idle, and a request on a connection the server is
+# closing fails with no response - the platform's doing nothing wrong, so no error to count.
+_MAX_IDLE_SECONDS = 2.0
 
 
 class Phase(enum.Enum):
@@ -37,7 +49,8 @@ class Phase(enum.Enum):
 
 @dataclass
 class LoadResult:
-    users: int
+    users: int  # closed loop: the users; open loop: the most checkouts in flight at once
+    rate: float | None  # open loop: the offered checkouts per second
     warmup: float
     wall: float  # the measured window, seconds
     latencies: dict[str, list[float]]  # seconds, per call and per checkout
@@ -76,6 +89,7 @@ class CheckoutLoad:
         make_client: Callable[[], Client],
         *,
         users: int,
+        rate: float | None = None,
         warmup: float,
         duration: float,
         sample_cpu: Callable[[], cpu.Sample],
@@ -85,6 +99,9 @@ class CheckoutLoad:
     ) -> None:
         self._make_client = make_client
         self._users = users
+        self._rate = rate
+        self._in_flight = 0
+        self._peak_in_flight = 0
         self._warmup = warmup
         self._duration = duration
         self._sample_cpu = sample_cpu
@@ -102,15 +119,20 @@ class CheckoutLoad:
         # Users arrive over a short ramp rather than all at once: a burst of simultaneous
         # connects tends to land on one api worker process, whose accept loop takes them all.
         ramp = min(_MAX_RAMP_SECONDS, self._warmup / 2)
-        tasks = [
-            asyncio.create_task(self._user(i, delay=i * ramp / self._users))
-            for i in range(self._users)
-        ]
+        tasks = (
+            [asyncio.create_task(self._arrivals(self._rate))]
+            if self._rate
+            else [
+                asyncio.create_task(self._user(i, delay=i * ramp / self._users))
+                for i in range(self._users)
+            ]
+        )
         try:
             await asyncio.sleep(self._warmup)
             pg_before = self._sample_postgres() if self._sample_postgres else {}
             before = self._sample_cpu()
             self.phase = Phase.MEASURE
+            self._peak_in_flight = self._in_flight
             started = time.perf_counter()
             for hook in self._at_start:
                 hook()
@@ -130,7 +152,8 @@ class CheckoutLoad:
         for values in self._latencies.values():
             values.sort()
         return LoadResult(
-            users=self._users,
+            users=self._peak_in_flight if self._rate else self._users,
+            rate=self._rate,
             warmup=self._warmup,
             wall=wall,
             latencies=self._latencies,
@@ -154,9 +177,44 @@ class CheckoutLoad:
         finally:
             await client.aclose()
 
-    async def _checkout(self, client: Client, key: str) -> bool:
+    async def _arrivals(self, rate: float) -> None:
+        idle: list[tuple[Client, float]] = []  # (client, idle since), the freshest last
+        checkouts: set[asyncio.Task[bool]] = set()
+        arrival = time.perf_counter()
+        sequence = 0
+        try:
+            while self.phase is not Phase.DRAIN:
+                arrival += random.expovariate(rate)
+                await asyncio.sleep(max(0.0, arrival - time.perf_counter()))
+                sequence += 1
+                key = f"bench-{self._run}-arrival-{sequence}"
+                checkout = asyncio.create_task(self._arrival(idle, key, arrival))
+                checkouts.add(checkout)
+                checkout.add_done_callback(checkouts.discard)
+            if checkouts:
+                await asyncio.wait(checkouts, timeout=_DRAIN_TIMEOUT_SECONDS)
+        finally:
+            for checkout in checkouts:
+                checkout.cancel()
+            await asyncio.gather(*checkouts, return_exceptions=True)
+            for client, _ in idle:
+                await client.aclose()
+
+    async def _arrival(self, idle: list[tuple[Client, float]], key: str, arrival: float) -> bool:
+        client, since = idle.pop() if idle else (self._make_client(), math.inf)
+        if time.perf_counter() - since > _MAX_IDLE_SECONDS:
+            await client.aclose()  # the next post connects again
+        self._in_flight += 1
+        self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            return await self._checkout(client, key, started=arrival)
+        finally:
+            self._in_flight -= 1
+            idle.append((client, time.perf_counter()))
+
+    async def _checkout(self, client: Client, key: str, started: float | None = None) -> bool:
         phase = self.phase
-        started = time.perf_counter()
+        started = time.perf_counter() if started is None else started
         amount = random.randint(100, 99_999)
         create = (
             f"amount={amount}&currency=usd&capture_method=manual&payment_method=pm_card_visa"

@@ -22,8 +22,11 @@ from bench.pgbench import PgbenchResult
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 START, END = "<!-- checkout:start -->", "<!-- checkout:end -->"
+RATE_START, RATE_END = "<!-- checkout-rate:start -->", "<!-- checkout-rate:end -->"
 TARGET_CHECKOUTS_PER_SECOND = 300
 TARGET_P95_MS = 100
+# DESIGN.md section 1: the sync checkout plane answers with p95 < 300 ms end to end.
+DESIGN_P95_MS = 300
 # More than this share of one core spent in the generator is worth a warning in the report.
 GENERATOR_WARN_SHARE = 0.25
 _PROCESS_ORDER = ("api", "worker", "psp-simulator", "postgres", GENERATOR)
@@ -106,6 +109,15 @@ def code_under_test() -> str:
 
 
 # -- figures ---------------------------------------------------------------------------------
+
+
+def load_shape(load: LoadResult) -> str:
+    if load.rate:
+        return (
+            f"open loop, Poisson arrivals at {load.rate:g} checkouts/s (at most {load.users} in "
+            "flight)"
+        )
+    return f"{load.users} virtual users in a closed loop"
 
 
 def _ms(seconds: float) -> str:
@@ -197,12 +209,23 @@ def interpretation(run: Run) -> list[str]:
     notes: list[str] = []
     p95s = {name: percentile(load.latencies[name], 95) * 1000 for name in CALLS}
     worst_call = max(p95s, key=lambda name: p95s[name])
-    met = rate >= TARGET_CHECKOUTS_PER_SECOND and p95s[worst_call] < TARGET_P95_MS
-    notes.append(
-        f"Target (>= {TARGET_CHECKOUTS_PER_SECOND} checkouts/s with every call's p95 < "
-        f"{TARGET_P95_MS} ms): {'met' if met else 'not met'}: {rate:.0f} checkouts/s, "
-        f"worst per-call p95 {p95s[worst_call]:.0f} ms ({worst_call})."
-    )
+    if load.rate:
+        met = p95s[worst_call] < DESIGN_P95_MS
+        notes.append(
+            f"Design target (every checkout call's p95 < {DESIGN_P95_MS} ms): "
+            f"{'met' if met else 'not met'} at {load.rate:g} checkouts/s offered "
+            f"({rate:.1f} completed per second): worst per-call p95 {p95s[worst_call]:.0f} ms "
+            f"({worst_call}), whole checkout p95 "
+            f"{percentile(load.latencies[CHECKOUT], 95) * 1000:.0f} ms counted from each "
+            "checkout's scheduled arrival."
+        )
+    else:
+        met = rate >= TARGET_CHECKOUTS_PER_SECOND and p95s[worst_call] < TARGET_P95_MS
+        notes.append(
+            f"Target (>= {TARGET_CHECKOUTS_PER_SECOND} checkouts/s with every call's p95 < "
+            f"{TARGET_P95_MS} ms): {'met' if met else 'not met'}: {rate:.0f} checkouts/s, "
+            f"worst per-call p95 {p95s[worst_call]:.0f} ms ({worst_call})."
+        )
     if not n:
         return notes
     busy = usage.machine_busy / (wall * cores)
@@ -275,13 +298,21 @@ def interpretation(run: Run) -> list[str]:
             note + ": rows locked early in a transaction stay locked for as long as the api takes "
             "to finish it."
         )
-    concurrency_ms = 1000 * load.users / rate if rate else math.nan
-    notes.append(
-        f"Latency: with {load.users} users in a closed loop a checkout takes "
-        f"~{concurrency_ms:.0f} ms by Little's law (users / throughput); per-call latency "
-        "above the single-request service time is queueing for the same CPU, so fewer users "
-        "lower latency without raising throughput once the cores are saturated."
-    )
+    if load.rate:
+        notes.append(
+            f"Latency: checkouts arrived at random at {load.rate:g}/s on average whatever the "
+            f"platform did, at most {load.users} were in flight at once; the CPU figures above "
+            "are the cost of that load, not the platform's capacity (the closed-loop section "
+            "measures that)."
+        )
+    else:
+        concurrency_ms = 1000 * load.users / rate if rate else math.nan
+        notes.append(
+            f"Latency: with {load.users} users in a closed loop a checkout takes "
+            f"~{concurrency_ms:.0f} ms by Little's law (users / throughput); per-call latency "
+            "above the single-request service time is queueing for the same CPU, so fewer "
+            "users lower latency without raising throughput once the cores are saturated."
+        )
     if usage.others > 0.1 * wall:
         notes.append(
             f"Noise: processes outside the benchmark used {usage.others / wall:.2f} cores during "
@@ -303,7 +334,7 @@ def print_summary(console: Console, run: Run) -> None:
         f"[bold]Checkout benchmark[/]: {load.checkouts} checkouts in {load.wall:.1f} s = "
         f"[bold green]{load.checkouts_per_second:.1f} checkouts/s[/], "
         f"{load.error_count} errors (warm-up: {sum(load.warmup_errors.values())}); "
-        f"{run.api_workers} api worker(s), {load.users} users, {run.client} client"
+        f"{run.api_workers} api worker(s), {load_shape(load)}, {run.client} client"
     )
     table = Table("call", "count", "p50 ms", "p95 ms", "p99 ms", "max ms", "mean ms")
     for row in latency_rows(load):
@@ -357,25 +388,27 @@ def markdown_table(header: list[str], rows: list[list[str]], right_from: int = 1
 
 def markdown(run: Run) -> str:
     load, m = run.load, run.machine
+    start, end = (RATE_START, RATE_END) if load.rate else (START, END)
     lines = [
-        START,
-        "## Checkout",
+        start,
+        "## Checkout latency at a fixed arrival rate" if load.rate else "## Checkout",
         "",
         "create + confirm + capture (`capture_method=manual`, `pm_card_visa`) through the PSP "
         "simulator at zero latency, form-encoded with a Bearer secret key and an "
         "Idempotency-Key on every POST. Written by `python -m bench` (bench/); rerun it to "
         "refresh this section.",
         "",
-        f"- **Command:** `{run.command}` (`make bench` runs it with the defaults)",
+        f"- **Command:** `{run.command}` (`make bench` runs it"
+        + (f" with `--rate {load.rate:g}`)" if load.rate else " with the defaults)"),
         f"- **Date:** {run.date:%Y-%m-%d %H:%M} UTC",
         f"- **Code under test:** {run.code}",
         f"- **Machine:** {m.cpus} CPUs ({m.cpu_model}), {m.ram_gib:.1f} GiB RAM, {m.kernel}; "
         f"Python {m.python}; PostgreSQL {run.postgres_version} (embedded, same settings as "
         "`payplane up`: fsync and synchronous_commit on); load average at start "
         f"{m.loadavg[0]:.2f}",
-        f"- **Settings:** {run.api_workers} api worker process(es), {load.users} virtual users "
-        f"in a closed loop, {load.warmup:g} s warm-up, {load.wall:.1f} s measured, "
-        f"{run.client} HTTP/1.1 client with one keep-alive connection per user, DB pool "
+        f"- **Settings:** {run.api_workers} api worker process(es), {load_shape(load)}, "
+        f"{load.warmup:g} s warm-up, {load.wall:.1f} s measured, {run.client} HTTP/1.1 client "
+        "with keep-alive connections (one per user, or per checkout in flight), DB pool "
         f"{run.db_pool_size} per process, simulator latency 0",
         "",
         "### Result",
@@ -383,6 +416,7 @@ def markdown(run: Run) -> str:
         *markdown_table(
             ["figure", "value"],
             [
+                *([["checkouts/s offered", f"{load.rate:g}"]] if load.rate else []),
                 ["checkouts/s", f"**{load.checkouts_per_second:.1f}**"],
                 ["checkouts measured", str(load.checkouts)],
                 [
@@ -470,13 +504,14 @@ def markdown(run: Run) -> str:
         "### Interpretation (generated from the figures above)",
         "",
         *(f"- {note}" for note in interpretation(run)),
-        END,
+        end,
     ]
     return "\n".join(lines) + "\n"
 
 
 def write_docs(run: Run, path: Path = DOCS) -> None:
-    write_section(markdown(run), START, END, path)
+    start, end = (RATE_START, RATE_END) if run.load.rate else (START, END)
+    write_section(markdown(run), start, end, path)
 
 
 def write_section(section: str, start: str, end: str, path: Path = DOCS) -> None:
