@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="any PostgreSQL >= 14; unset means embedded PostgreSQL under home"
     )
+    app_database_url: str | None = Field(
+        default=None,
+        description="how the api and worker connect (as the role payplane_app, which migrations "
+        "make a LOGIN role); unset: PAYPLANE_DATABASE_URL's server and database as payplane_app, "
+        "without a password",
+    )
     pg_port: int = Field(default=5433, description="port of the embedded PostgreSQL")
     db_pool_size: int = 20
 

@@ -12,7 +12,7 @@ from payplane.adapters.clock import SystemClock
 from payplane.adapters.db.audit_chain import PgAuditSealer
 from payplane.adapters.db.merchants import PgApiKeys
 from payplane.adapters.db.outbox_relay import PgRelaySession
-from payplane.adapters.db.pool import create_pool
+from payplane.adapters.db.pool import APP_ROLE, create_pool, login_as
 from payplane.adapters.db.uow import PgUnitOfWorkFactory
 from payplane.adapters.psp.alternative_methods import (
     BankDebitConnector,
@@ -98,9 +98,15 @@ def database_url(settings: Settings) -> str:
     return settings.database_url
 
 
+def app_database_url(settings: Settings) -> str:
+    """How the api and worker connect: the setting, else the core's server and database as
+    payplane_app (without a password: what the embedded server's trust authentication takes)."""
+    return settings.app_database_url or login_as(database_url(settings), APP_ROLE)
+
+
 async def build(settings: Settings, *, service: str = "core-api") -> Container:
     """service: the identity this process presents to the card vault (its certificate)."""
-    pool = create_pool(database_url(settings), size=settings.db_pool_size)
+    pool = create_pool(app_database_url(settings), size=settings.db_pool_size)
     await pool.open(wait=True, timeout=30)
     uow = PgUnitOfWorkFactory(pool)
     vault_http = mtls_client(
@@ -241,7 +247,7 @@ def outbox_relay(settings: Settings) -> OutboxRelay:
     """The relay from the outbox to NATS; it opens its own connections (not the pool's)."""
     if settings.nats_url is None:
         raise RuntimeError("PAYPLANE_NATS_URL is not set: the outbox relay has nowhere to publish")
-    url = database_url(settings)
+    url = app_database_url(settings)
     return OutboxRelay(
         lambda: PgRelaySession.connect(url),
         JetStreamPublisher(settings.nats_url, ack_timeout=settings.relay_ack_timeout_seconds),

@@ -18,8 +18,9 @@ from pg_support import (
     new_merchant,
 )
 from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
 
-from payplane.adapters.db.pool import APP_ROLE
+from payplane.adapters.db.pool import APP_ROLE, login_as
 from payplane.adapters.db.uow import PgUnitOfWork
 from payplane.domain import ledger
 from payplane.domain.ids import new_id
@@ -299,6 +300,30 @@ def test_append_only_tables_refuse_changes(
                 conn.execute(statement, params)  # type: ignore[arg-type]
         finally:
             conn.rollback()  # whatever happened, never let it commit
+
+
+def test_the_app_login_cannot_become_the_owner(
+    database_url: str, append_only_rows: dict[str, object]
+) -> None:
+    """What the api and worker log in as: RESET ROLE gives payplane_app back, not the owner."""
+    owner = conninfo_to_dict(database_url)["user"]
+    with psycopg.connect(login_as(database_url, APP_ROLE)) as conn:
+        try:
+            conn.execute("RESET ROLE")
+            assert conn.execute("SELECT session_user, current_user").fetchone() == (
+                APP_ROLE,
+                APP_ROLE,
+            )
+            with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
+                conn.execute(
+                    "UPDATE ledger_entries SET amount = amount WHERE id = %s",
+                    (append_only_rows["ledger_entries"],),
+                )
+            conn.rollback()
+            with pytest.raises(errors.InsufficientPrivilege, match="permission denied to set role"):
+                conn.execute(f'SET ROLE "{owner}"')
+        finally:
+            conn.rollback()
 
 
 # (d) currency of an entry is its account's ------------------------------------------------------

@@ -13,8 +13,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
+from payplane.adapters.db.pool import login_as
 from payplane.config import Settings
 from payplane.runtime.processes import StartupError
 from payplane.runtime.tls import init_certificates
@@ -32,7 +33,7 @@ def vault_env(settings: Settings, database_url: str) -> dict[str, str]:
     """The vault's CARD_VAULT_* settings, derived from the platform's."""
     certs = settings.certs_path
     return {
-        "CARD_VAULT_DATABASE_URL": settings.vault_database_url or _as_vault_role(database_url),
+        "CARD_VAULT_DATABASE_URL": settings.vault_database_url or login_as(database_url, ROLE),
         "CARD_VAULT_HOST": settings.vault_host,
         "CARD_VAULT_PORT": str(settings.vault_port),
         "CARD_VAULT_INTERNAL_HOST": settings.vault_host,
@@ -47,13 +48,6 @@ def vault_env(settings: Settings, database_url: str) -> dict[str, str]:
         "CARD_VAULT_PSP_READ_TIMEOUT_SECONDS": str(settings.psp_read_timeout_seconds),
         "CARD_VAULT_LOG_LEVEL": settings.log_level,
     }
-
-
-def _as_vault_role(database_url: str) -> str:
-    """The core's server and database as card_vault; not with the core's password."""
-    params = conninfo_to_dict(database_url)
-    params.pop("password", None)
-    return make_conninfo("", **{**params, "user": ROLE})
 
 
 def admin_url(settings: Settings, database_url: str, *, embedded: bool) -> str:
