@@ -22,8 +22,9 @@ PSP_API_KEY (psk_test_simulator), PSP_CONNECT_TIMEOUT_SECONDS (2), PSP_READ_TIME
 the core's timeout for forwarding must be longer), CVC_TTL_SECONDS (600), ALLOWED_CLIENTS (JSON
 capability -> services, default {"payment_methods": ["core-api", "core-worker"],
 "publishable_keys": ["core-api", "core-worker"], "forward": ["core-api", "core-worker"],
-"keys": ["vault-admin"]}), REWRAP_BATCH_SIZE (500), LOG_LEVEL (INFO). ``migrate`` also reads
-CARD_VAULT_ADMIN_DATABASE_URL for --admin-url.
+"keys": ["vault-admin"]}), REWRAP_BATCH_SIZE (500), FORWARD_RETENTION_SECONDS (2592000 = 30
+days, at least one day), HOUSEKEEPING_INTERVAL_SECONDS (3600), LOG_LEVEL (INFO). ``migrate``
+also reads CARD_VAULT_ADMIN_DATABASE_URL for --admin-url.
 
 CLI: serve; migrate --admin-url; init-keys [--force]; rotate-key [--resume] (adds a KEK version,
 makes it current, re-wraps every data key in batches, each its own short transaction, while the
@@ -101,7 +102,9 @@ POST /internal/forward/authorizations  [forward], header Idempotency-Key (1-255 
     ``card_<brand>_<last4>`` stays). The CVC goes with the first authorization forwarded for
     the card (and with retries of that same request, so their bodies are identical), never with
     a later one, and is forgotten after CVC_TTL_SECONDS or a vault restart. Idempotency: the
-    vault keeps (merchant, key) -> hash of (payment_method, psp_request); the same key with
+    vault keeps (merchant, key) -> hash of (payment_method, psp_request) for
+    FORWARD_RETENTION_SECONDS (purged at start and every HOUSEKEEPING_INTERVAL_SECONDS); the same
+    key with
     another body is 409 type idempotency_error, code idempotency_key_reused, nothing sent; the
     same key and body is forwarded again (the PSP deduplicates). A malformed payment_method: 400
     (param payment_method); an unknown one or another merchant's: 404 resource_missing (param

@@ -25,6 +25,7 @@ from card_vault.logs import configure_logging
 from card_vault.public_api import create_public_app
 from card_vault.settings import Settings
 from card_vault.tls import PeerCertificateProtocol, server_context
+from card_vault.vault import Vault
 from card_vault.wiring import open_vault
 
 log = structlog.get_logger()
@@ -56,6 +57,20 @@ def _server(
         log_config=None,
     )
     return _Server(config)
+
+
+async def _housekeeping(vault: Vault, settings: Settings) -> None:
+    """Old forwarding requests are forgotten, now and every interval, in any number of vault
+    processes (the DELETE is idempotent); a failed round is logged and tried again later."""
+    while True:
+        try:
+            purged = await vault.purge_forwards(settings.forward_retention_seconds)
+        except Exception:  # the servers keep running; the next round retries
+            log.exception("purging forwarding requests failed")
+        else:
+            if purged:
+                log.info("forwarding requests purged", count=purged)
+        await asyncio.sleep(settings.housekeeping_interval_seconds)
 
 
 async def serve(settings: Settings) -> None:
@@ -91,9 +106,13 @@ async def serve(settings: Settings) -> None:
             internal=f"{settings.internal_host}:{settings.internal_port}",
         )
         tasks = [asyncio.ensure_future(server.serve()) for server in servers]
+        housekeeping = asyncio.ensure_future(_housekeeping(vault, settings))
         # If either server stops (a signal, or a port already taken), the other stops too.
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         stop()
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
         await asyncio.gather(*tasks)
 
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     psp_read_timeout_seconds: float = Field(default=10.0, gt=0)
 
     cvc_ttl_seconds: float = Field(default=600.0, gt=0)
+    # Forwarding requests are kept to refuse a replay of the same key with another body; the
+    # core re-sends an attempt within hours, and the PSP dedups by the same key in any case.
+    forward_retention_seconds: float = Field(default=30 * 86_400.0, ge=86_400)
+    housekeeping_interval_seconds: float = Field(default=3_600.0, gt=0)
     allowed_clients: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ALLOWED_CLIENTS.items()}
     )

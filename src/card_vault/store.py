@@ -193,6 +193,18 @@ class Store:
         assert row is not None
         return Claim.SAME if bytes(row[0]) == body_hash else Claim.CONFLICT
 
+    async def purge_forwards(self, retention_seconds: float, limit: int) -> int:
+        """Delete up to `limit` forwarding requests older than the retention, in one short
+        transaction; answers how many."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "DELETE FROM vault.forward_requests WHERE (merchant_id, idempotency_key) IN ("
+                " SELECT merchant_id, idempotency_key FROM vault.forward_requests"
+                " WHERE created_at < now() - make_interval(secs => %s) LIMIT %s)",
+                (retention_seconds, limit),
+            )
+            return cur.rowcount
+
     async def rewrap_batch(
         self, current_version: int, limit: int, rewrap: Callable[[bytes, int], bytes]
     ) -> int:

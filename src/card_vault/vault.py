@@ -222,6 +222,15 @@ class Vault:
         )
         return PspAnswer(answer.status, without_number(answer.body, number), answer.replayed)
 
+    async def purge_forwards(self, retention_seconds: float, batch_size: int = 1000) -> int:
+        """Forget forwarding requests older than the retention; answers how many."""
+        purged = 0
+        while (done := await self._store.purge_forwards(retention_seconds, batch_size)) > 0:
+            purged += done
+            if done < batch_size:
+                break
+        return purged
+
     async def rotate_keys(self, batch_size: int) -> dict[str, Any]:
         try:
             version = self._keyring.rotate()

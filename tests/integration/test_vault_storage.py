@@ -29,7 +29,7 @@ from card_vault import envelope
 from card_vault.cards import Card, validate
 from card_vault.errors import VaultError
 from card_vault.keyring import KeyRing
-from card_vault.migrations import migrate
+from card_vault.migrations import migrate, migrations
 from card_vault.vault import Forwarding, Vault
 
 PAN = "4242424242424242"
@@ -73,11 +73,14 @@ async def numbers_at_psp(
 def test_migrate_is_idempotent_and_versioned(database_url: str, vault_url: str) -> None:
     assert migrate(admin_url(database_url)) == []
     with psycopg.connect(vault_url) as conn:
-        versions = conn.execute("SELECT version FROM vault.schema_migrations").fetchall()
+        versions = conn.execute(
+            "SELECT version FROM vault.schema_migrations ORDER BY version"
+        ).fetchall()
         owners = conn.execute(
             "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'vault'"
         ).fetchall()
-    assert versions == [(1,)]
+    assert versions == [(version,) for version, _ in migrations()]
+    assert len(versions) >= 2
     assert owners == [("card_vault",)]
 
 
@@ -317,3 +320,35 @@ def test_a_psp_answer_that_is_not_json_is_an_unknown_outcome(
 
     refused = asyncio.run(scenario())
     assert (refused.status, refused.code) == (502, "psp_invalid_response")
+
+
+def test_forwarding_requests_older_than_the_retention_are_purged(
+    database_url: str, vault_url: str, tmp_path: Path
+) -> None:
+    merchant, psp = new_merchant_id(), CapturingPsp()
+    day = 86_400.0
+
+    async def scenario() -> None:
+        async with vault_with_fake_psp(database_url, tmp_path / "keys.json", psp) as vault:
+            pm = (await vault.tokenize(merchant, a_card(), 1))["id"]
+            for key in ("old_1", "old_2", "fresh"):
+                await vault.forward(forwarding(merchant, pm, key))
+            with psycopg.connect(vault_url) as conn:
+                conn.execute(
+                    "UPDATE vault.forward_requests SET created_at = now() - interval '31 days' "
+                    "WHERE merchant_id = %s AND idempotency_key LIKE 'old_%%'",
+                    (merchant,),
+                )
+            assert await vault.purge_forwards(30 * day, batch_size=1) == 2
+            assert await vault.purge_forwards(30 * day) == 0
+            with psycopg.connect(vault_url) as conn:
+                kept = conn.execute(
+                    "SELECT idempotency_key FROM vault.forward_requests WHERE merchant_id = %s",
+                    (merchant,),
+                ).fetchall()
+            assert kept == [("fresh",)]
+            # A replay of the kept request is still answered from the guard, not refused.
+            again = await vault.forward(forwarding(merchant, pm, "fresh"))
+            assert again.status == 200
+
+    asyncio.run(scenario())
