@@ -30,6 +30,8 @@ SERVICES = {
 }
 # Clocks of the machines involved may disagree by a little.
 _CLOCK_SKEW = timedelta(minutes=5)
+# Certificates closer than this to their expiry are reissued by init_certificates.
+_RENEW_WITHIN = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -139,24 +141,33 @@ def read_pair(directory: Path, name: str) -> Issued:
     return Issued(key, certificate)
 
 
-def _has_pair(directory: Path, name: str) -> bool:
-    return (directory / f"{name}.crt").is_file() and (directory / f"{name}.key").is_file()
+def _fresh(directory: Path, name: str, renew_within: timedelta) -> bool:
+    """The pair exists and its certificate is valid for longer than `renew_within`."""
+    certificate_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
+    if not (certificate_file.is_file() and key_file.is_file()):
+        return False
+    certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
+    return certificate.not_valid_after_utc - datetime.now(UTC) > renew_within
 
 
 def init_certificates(directory: Path, *, days: int = 365, force: bool = False) -> list[str]:
-    """Create what is missing (everything with force); answers the names written. A new CA
-    means new certificates for every service, since the old ones no longer verify."""
+    """Create what is missing or expires within 30 days (a third of `days` if that is shorter),
+    everything with force; answers the names written. `payplane up` calls it at every start,
+    so a platform restarted now and then never runs on an expired certificate. A new CA means
+    new certificates for every service, since the old ones no longer verify."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
+    renew_within = min(_RENEW_WITHIN, timedelta(days=days) / 3)
     written = []
-    if force or not _has_pair(directory, CA_NAME):
+    if force or not _fresh(directory, CA_NAME, renew_within):
         ca = issue_ca(days=days)
         write_pair(directory, CA_NAME, ca)
         written.append(CA_NAME)
     else:
         ca = read_pair(directory, CA_NAME)
+    new_ca = bool(written)
     for service, role in SERVICES.items():
-        if written or not _has_pair(directory, service):
+        if new_ca or not _fresh(directory, service, renew_within):
             write_pair(directory, service, issue(ca, service, server=role == "server", days=days))
             written.append(service)
     return written

@@ -81,3 +81,21 @@ def test_an_expired_certificate_is_refused(certs: Path, tmp_path: Path) -> None:
 
 def test_a_server_certificate_cannot_be_used_as_a_client_one(certs: Path, tmp_path: Path) -> None:
     assert handshake(certs, read_pair(certs, "vault"), tmp_path) == "unsuitable certificate purpose"
+
+
+def test_certificates_close_to_expiry_are_reissued_and_fresh_ones_kept(tmp_path: Path) -> None:
+    init_certificates(tmp_path)
+    assert init_certificates(tmp_path) == []  # all fresh: nothing rewritten
+    ca = read_pair(tmp_path, "ca")
+    soon = datetime.now(UTC) + timedelta(days=10)
+    write_pair(tmp_path, "core-api", issue(ca, "core-api", server=False, not_after=soon))
+
+    assert init_certificates(tmp_path) == ["core-api"]
+    renewed = read_pair(tmp_path, "core-api").certificate
+    assert renewed.not_valid_after_utc > datetime.now(UTC) + timedelta(days=300)
+    assert read_pair(tmp_path, "ca").certificate == ca.certificate  # same CA signs it
+
+    write_pair(tmp_path, "ca", issue_ca(days=20))
+    written = init_certificates(tmp_path)
+    assert written[0] == "ca"
+    assert set(written) == {"ca", "vault", "core-api", "core-worker", "vault-admin"}
