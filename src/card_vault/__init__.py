@@ -101,17 +101,16 @@ POST /internal/forward/authorizations  [forward], header Idempotency-Key (1-255 
     except that any occurrence of the card number becomes "[redacted]" (the simulator's
     ``card_<brand>_<last4>`` stays). The CVC goes with the first authorization forwarded for
     the card (and with retries of that same request, so their bodies are identical), never with
-    a later one, and is forgotten after CVC_TTL_SECONDS or a vault restart. Idempotency: the
-    vault keeps (merchant, key) -> hash of (payment_method, psp_request) for
-    FORWARD_RETENTION_SECONDS (purged at start and every HOUSEKEEPING_INTERVAL_SECONDS); the same
-    key with
-    another body is 409 type idempotency_error, code idempotency_key_reused, nothing sent; the
-    same key and body is forwarded again (the PSP deduplicates). A malformed payment_method: 400
-    (param payment_method); an unknown one or another merchant's: 404 resource_missing (param
-    payment_method); neither reaches the PSP. PSP failures: 503 api_error psp_unreachable (no
-    connection: nothing was sent, a retry is safe); 504 api_error psp_timeout (sent, no answer:
-    the outcome is unknown, look it up at the PSP by Idempotency-Key); 502 psp_invalid_response
-    (an answer that is not JSON: unknown too). Any other status is the PSP's own.
+    a later one, and is forgotten after CVC_TTL_SECONDS or a vault restart. Idempotency: the vault
+    keeps (merchant, key) -> hash of (payment_method, psp_request) for FORWARD_RETENTION_SECONDS
+    (purged at start and every HOUSEKEEPING_INTERVAL_SECONDS); the same key with another body is 409
+    type idempotency_error, code idempotency_key_reused, nothing sent; the same key and body is
+    forwarded again (the PSP deduplicates). A malformed payment_method: 400 (param payment_method);
+    an unknown one or another merchant's: 404 resource_missing (param payment_method); neither
+    reaches the PSP. PSP failures: 503 api_error psp_unreachable (no connection: nothing was sent, a
+    retry is safe); 504 api_error psp_timeout (sent, no answer: the outcome is unknown, look it up
+    at the PSP by Idempotency-Key); 502 psp_invalid_response (an answer that is not JSON: unknown
+    too). Any other status is the PSP's own.
 GET /internal/keys  [keys] ``{"current": N, "versions": {"N": data keys wrapped by it}}``.
 POST /internal/keys/rotate  [keys] what ``card-vault rotate-key`` does -> the status plus
     ``"rewrapped"``; 409 keys_not_rotatable when the keys come from CARD_VAULT_KEYS.
