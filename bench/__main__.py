@@ -197,7 +197,6 @@ def checkout(args: argparse.Namespace, command: str) -> None:
         code=code,
         postgres_version=postgres_version,
         api_workers=args.api_workers,
-        users=args.users,
         client=args.client,
         db_pool_size=platform.settings.db_pool_size,
         load=load,

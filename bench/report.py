@@ -76,7 +76,6 @@ class Run:
     code: str
     postgres_version: str
     api_workers: int
-    users: int
     client: str
     db_pool_size: int
     load: LoadResult
